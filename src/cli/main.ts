@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { openCheckpointFile } from '../core/formats/index.js';
+import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
+import { inspectJson, inspectText } from './inspectReport.js';
+
+declare const LORA_LENS_VERSION: string;
+const VERSION = typeof LORA_LENS_VERSION === 'string' ? LORA_LENS_VERSION : 'dev';
+
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_INVALID = 2;
+
+const USAGE = `lora-lens ${VERSION}: inspect LoRA adapters and checkpoints
+
+Usage:
+  lora-lens inspect <file> [--json] [--all | --limit N]
+
+Commands:
+  inspect   Read a checkpoint's header (never its weights) and print its summary,
+            metadata and tensors. Invalid files are refused with the rule they break.
+
+Options:
+  --json       Print exactly one JSON object on stdout.
+  --all        List every tensor (text mode lists the first 50).
+  --limit N    List the first N tensors in text mode.
+  -h, --help   Show this help.
+  -v, --version
+
+Exit codes: 0 success, 1 a check failed, 2 invalid input or usage.`;
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+class UsageError extends Error {
+  readonly code = 'UsageError';
+}
+
+function report(io: Io, json: boolean, code: string, message: string, subject?: string): number {
+  if (json) io.out(JSON.stringify({ error: { code, message, ...(subject ? { subject } : {}) } }));
+  else io.err(`lora-lens: ${code}: ${message}`);
+  return EXIT_INVALID;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        all: { type: 'boolean' },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (e) {
+    return report(io, json, 'UsageError', `${(e as Error).message}\n\n${json ? '' : USAGE}`.trim());
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    io.out(json ? JSON.stringify({ version: VERSION }) : VERSION);
+    return EXIT_OK;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    if (command === undefined && !values.help)
+      return report(
+        io,
+        json,
+        'UsageError',
+        json ? 'no command given' : `no command given\n\n${USAGE}`,
+      );
+    io.out(USAGE);
+    return EXIT_OK;
+  }
+  try {
+    switch (command) {
+      case 'inspect':
+        return await inspect(
+          io,
+          rest,
+          json,
+          values.all === true ? Infinity : parseLimit(values.limit),
+        );
+      default:
+        throw new UsageError(`unknown command "${command}" (try: lora-lens --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) return report(io, json, e.code, e.message);
+    const err = e instanceof CheckpointError ? e : toCheckpointError(e);
+    return report(io, json, err.code, err.message, err.subject);
+  }
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--limit needs a whole number, got "${value}"`);
+  return n;
+}
+
+async function inspect(io: Io, args: string[], json: boolean, limit: number): Promise<number> {
+  if (args.length !== 1)
+    throw new UsageError(args.length === 0 ? 'inspect needs a file' : 'inspect takes one file');
+  const path = args[0] as string;
+  const ckpt = await openCheckpointFile(path);
+  try {
+    io.out(
+      json ? JSON.stringify(inspectJson(path, ckpt), null, 2) : inspectText(path, ckpt, limit),
+    );
+    return EXIT_OK;
+  } finally {
+    await ckpt.close();
+  }
+}

@@ -1,0 +1,356 @@
+import type { ByteSource } from './byteSource.js';
+import {
+  summarizeDtypes,
+  type Checkpoint,
+  type CheckpointReader,
+  type ElementRange,
+  type TensorInfo,
+} from './checkpoint.js';
+import { DTYPE_BITS, isDType, type DType } from './dtypes.js';
+import { CheckpointError } from './errors.js';
+import { findDuplicateKey } from './jsonKeys.js';
+
+/** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
+export const MAX_HEADER_SIZE = 100_000_000;
+const METADATA_KEY = '__metadata__';
+const USIZE_MAX = (1n << 64n) - 1n;
+
+const fail = (
+  code: ConstructorParameters<typeof CheckpointError>[0],
+  message: string,
+  subject?: string,
+) => new CheckpointError(code, message, subject);
+
+interface RawEntry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** A JSON value must be a non-negative integer that JavaScript holds exactly. */
+function isIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string')
+    return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'number') return `the number ${v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function parseEntry(name: string, value: unknown): RawEntry {
+  const bad = (what: string) =>
+    fail('InvalidHeaderDeserialization', `invalid JSON in header: tensor "${name}" ${what}`, name);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw bad(`must be an object with dtype, shape and data_offsets, but is ${describe(value)}`);
+  }
+  const entry = value as Record<string, unknown>;
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (dtype === undefined) throw bad('has no "dtype"');
+  if (shape === undefined) throw bad('has no "shape"');
+  if (offsets === undefined) throw bad('has no "data_offsets"');
+  if (typeof dtype !== 'string') throw bad(`has a dtype that is ${describe(dtype)}, not a string`);
+  if (!isDType(dtype)) {
+    throw fail(
+      'UnknownDtype',
+      `tensor "${name}" has the unknown dtype "${dtype}" (known: ${Object.keys(DTYPE_BITS).join(', ')})`,
+      name,
+    );
+  }
+  if (!Array.isArray(shape)) throw bad(`has a shape that is ${describe(shape)}, not an array`);
+  for (const d of shape) {
+    if (!isIndex(d))
+      throw bad(
+        `has a shape dimension that is ${describe(d)}; dimensions must be integers from 0 to 2^53−1`,
+      );
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2) {
+    throw bad('must have data_offsets [begin, end]');
+  }
+  const [begin, end] = offsets as unknown[];
+  if (!isIndex(begin) || !isIndex(end)) {
+    throw bad(
+      `has data_offsets [${describe(begin)}, ${describe(end)}]; offsets must be integers from 0 to 2^53−1`,
+    );
+  }
+  return { name, dtype, shape: shape as number[], begin, end };
+}
+
+function parseMetadata(value: unknown): Record<string, string> {
+  const metadata = Object.create(null) as Record<string, string>;
+  if (value === null || value === undefined) return metadata;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw fail(
+      'InvalidHeaderDeserialization',
+      `invalid JSON in header: __metadata__ must be an object of strings, but is ${describe(value)}`,
+    );
+  }
+  const looksLikeTensor = 'dtype' in value && 'shape' in value && 'data_offsets' in value;
+  if (looksLikeTensor) {
+    throw fail(
+      'ReservedTensorName',
+      'a tensor may not be named "__metadata__": that key is reserved for metadata',
+      METADATA_KEY,
+    );
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') {
+      throw fail(
+        'InvalidHeaderDeserialization',
+        `invalid JSON in header: __metadata__ values must be strings, but "${k}" is ${describe(v)}`,
+        k,
+      );
+    }
+    // defineProperty keeps a "__proto__" key an ordinary entry.
+    Object.defineProperty(metadata, k, {
+      value: v,
+      enumerable: true,
+      writable: false,
+      configurable: false,
+    });
+  }
+  return metadata;
+}
+
+/** Element count, or a ValidationOverflow/TensorInvalidInfo error when it cannot be held exactly. */
+function elementCount(e: RawEntry): number {
+  let n = 1;
+  for (const d of e.shape) n *= d;
+  if (Number.isSafeInteger(n)) return n;
+  let big = 1n;
+  for (const d of e.shape) {
+    big *= BigInt(d);
+    if (big > USIZE_MAX) {
+      throw fail(
+        'ValidationOverflow',
+        `overflow computing buffer size from shape and/or element type of tensor "${e.name}" (shape [${e.shape.join(', ')}])`,
+        e.name,
+      );
+    }
+  }
+  return Number(big);
+}
+
+/**
+ * Validates the header in the crate's order (tensor.rs `Metadata::validate`), with offsets relative to
+ * the data section, and returns the tensors sorted by offset.
+ */
+function validateLayout(entries: RawEntry[], headerLength: number, fileSize: number): TensorInfo[] {
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const dataStart = 8 + headerLength;
+  const tensors: TensorInfo[] = new Array<TensorInfo>(entries.length);
+  let previousEnd = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as RawEntry;
+    if (e.begin !== previousEnd || e.end < e.begin) {
+      const why =
+        e.end < e.begin
+          ? `it ends (${e.end}) before it begins (${e.begin})`
+          : e.begin > previousEnd
+            ? `it starts at ${e.begin}, leaving a hole after byte ${previousEnd} where the previous tensor ends`
+            : `it starts at ${e.begin}, overlapping the previous tensor that ends at ${previousEnd}`;
+      throw fail('InvalidOffset', `invalid offset for tensor "${e.name}": ${why}`, e.name);
+    }
+    const elements = elementCount(e);
+    const bits = BigInt(elements) * BigInt(DTYPE_BITS[e.dtype]);
+    if (bits > USIZE_MAX) {
+      throw fail(
+        'ValidationOverflow',
+        `overflow computing buffer size from shape and/or element type of tensor "${e.name}"`,
+        e.name,
+      );
+    }
+    if (bits % 8n !== 0n) {
+      throw fail(
+        'MisalignedSlice',
+        `tensor "${e.name}" (${e.dtype}, ${elements} elements) does not fill whole bytes`,
+        e.name,
+      );
+    }
+    const expected = bits / 8n;
+    if (BigInt(e.end - e.begin) !== expected) {
+      throw fail(
+        'TensorInvalidInfo',
+        `invalid shape, data type, or offset for tensor "${e.name}": ${e.dtype}[${e.shape.join(', ')}] needs ${expected} bytes but data_offsets [${e.begin}, ${e.end}] span ${e.end - e.begin}`,
+        e.name,
+      );
+    }
+    tensors[i] = {
+      name: e.name,
+      dtype: e.dtype,
+      shape: e.shape,
+      offset: dataStart + e.begin,
+      byteLength: e.end - e.begin,
+      parameterCount: elements,
+    };
+    previousEnd = e.end;
+  }
+  const dataBytes = fileSize - dataStart;
+  if (previousEnd !== dataBytes) {
+    const diff = dataBytes - previousEnd;
+    const why =
+      diff > 0
+        ? `${diff} byte${diff === 1 ? '' : 's'} after the last tensor belong to no tensor`
+        : `the tensors need ${-diff} more byte${diff === -1 ? '' : 's'} than the file holds (truncated?)`;
+    throw fail(
+      'MetadataIncompleteBuffer',
+      `incomplete metadata, file not fully covered: the header describes ${previousEnd} bytes of data, the file has ${dataBytes}; ${why}`,
+    );
+  }
+  return tensors;
+}
+
+/** Parses and validates a header text; exported for tests and the fuzzer. */
+export function parseHeader(
+  text: string,
+  headerLength: number,
+  fileSize: number,
+): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (e) {
+    throw fail('InvalidHeaderDeserialization', `invalid JSON in header: ${(e as Error).message}`);
+  }
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
+    throw fail(
+      'InvalidHeaderDeserialization',
+      `invalid JSON in header: the header must be a JSON object, but is ${describe(root)}`,
+    );
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) {
+    const where = duplicate.parentKey === undefined ? 'the header' : `"${duplicate.parentKey}"`;
+    throw fail(
+      'DuplicateKey',
+      `the key "${duplicate.key}" appears twice in ${where}; parsers disagree on which one wins, so the file is refused`,
+      duplicate.key,
+    );
+  }
+  let metadata = Object.create(null) as Record<string, string>;
+  const entries: RawEntry[] = [];
+  for (const name of Object.keys(root)) {
+    const value = (root as Record<string, unknown>)[name];
+    if (name === METADATA_KEY) metadata = parseMetadata(value);
+    else entries.push(parseEntry(name, value));
+  }
+  return { tensors: validateLayout(entries, headerLength, fileSize), metadata };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Reads only the length prefix and the header; never the tensor data. */
+export async function openSafetensors(source: ByteSource): Promise<Checkpoint> {
+  if (source.size < 8) {
+    throw fail(
+      'HeaderTooSmall',
+      `header too small: the file has ${source.size} bytes, fewer than the 8-byte length prefix`,
+    );
+  }
+  const prefix = await source.read(0, 8);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_SIZE)) {
+    throw fail(
+      'HeaderTooLarge',
+      `header too large: the length prefix says ${n} bytes, over the ${MAX_HEADER_SIZE.toLocaleString('en-US')}-byte limit (is this really a safetensors file?)`,
+    );
+  }
+  const headerLength = Number(n);
+  if (8 + headerLength > source.size) {
+    throw fail(
+      'InvalidHeaderLength',
+      `invalid header length: the header claims ${headerLength} bytes, but the file has only ${source.size - 8} after the length prefix`,
+    );
+  }
+  const headerBytes = await source.read(8, headerLength);
+  let text: string;
+  try {
+    text = utf8.decode(headerBytes);
+  } catch {
+    throw fail('InvalidHeader', 'invalid UTF-8 in header');
+  }
+  const { tensors, metadata } = parseHeader(text, headerLength, source.size);
+  return new SafetensorsCheckpoint(source, headerLength, tensors, metadata);
+}
+
+class SafetensorsCheckpoint implements Checkpoint {
+  readonly format = 'safetensors' as const;
+  readonly name: string;
+  readonly fileSize: number;
+  readonly headerByteLength: number;
+  readonly parameterCount: number;
+  readonly dataBytes: number;
+  readonly dtypes;
+  private byName: Map<string, TensorInfo> | undefined;
+
+  constructor(
+    private readonly source: ByteSource,
+    headerLength: number,
+    readonly tensors: readonly TensorInfo[],
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {
+    this.name = source.name;
+    this.fileSize = source.size;
+    this.headerByteLength = 8 + headerLength;
+    let params = 0;
+    for (const t of tensors) params += t.parameterCount;
+    this.parameterCount = params;
+    this.dataBytes = source.size - this.headerByteLength;
+    this.dtypes = summarizeDtypes(tensors);
+  }
+
+  tensor(name: string): TensorInfo {
+    this.byName ??= new Map(this.tensors.map((t) => [t.name, t]));
+    const t = this.byName.get(name);
+    if (!t) throw fail('TensorNotFound', `tensor "${name}" not found`, name);
+    return t;
+  }
+
+  async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+    if (!range) return this.source.read(tensor.offset, tensor.byteLength);
+    const { start, count } = range;
+    if (!isIndex(start) || !isIndex(count) || start + count > tensor.parameterCount) {
+      throw fail(
+        'InvalidRange',
+        `elements ${start}..${start + count} are outside tensor "${tensor.name}" (${tensor.parameterCount} elements)`,
+        tensor.name,
+      );
+    }
+    const bits = DTYPE_BITS[tensor.dtype];
+    if ((start * bits) % 8 !== 0 || (count * bits) % 8 !== 0) {
+      throw fail(
+        'MisalignedSlice',
+        `elements ${start}..${start + count} of ${tensor.dtype} tensor "${tensor.name}" do not start and end on byte boundaries`,
+        tensor.name,
+      );
+    }
+    return this.source.read(tensor.offset + (start * bits) / 8, (count * bits) / 8);
+  }
+
+  close(): Promise<void> {
+    return this.source.close();
+  }
+}
+
+export const safetensorsReader: CheckpointReader = {
+  format: 'safetensors',
+  sniff(head, fileName) {
+    if (fileName.toLowerCase().endsWith('.safetensors')) return true;
+    // A small little-endian length, then JSON whitespace or '{'.
+    if (head.length < 9) return false;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const n = dv.getBigUint64(0, true);
+    const c = head[8];
+    return (
+      n > 1n &&
+      n <= BigInt(MAX_HEADER_SIZE) &&
+      (c === 0x7b || c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d)
+    );
+  },
+  open: openSafetensors,
+};

@@ -1,0 +1,413 @@
+import uFuzzy from '@leeoniya/ufuzzy';
+import type { TensorInfo } from '../formats/checkpoint.js';
+import { naturalCompare } from './naturalSort.js';
+
+/**
+ * The tensor list as the editor shows it: a module tree (`a.b.c.weight` → a › b › c › weight) or a flat
+ * list of raw keys, narrowed by a fuzzy filter, and served in windows of rows. It lives in the extension
+ * host so the webview never holds a 100,000-tensor header; it only asks for the rows it draws.
+ */
+export type Grouping = 'tree' | 'flat';
+
+export interface Totals {
+  readonly tensors: number;
+  readonly params: number;
+  readonly bytes: number;
+}
+
+export interface TreeRow {
+  /** Node id (tree) or tensor index (flat); stable while the checkpoint is open. */
+  readonly id: number;
+  readonly kind: 'group' | 'tensor';
+  readonly depth: number;
+  readonly label: string;
+  /** Full dotted path of the node, or the tensor name. */
+  readonly path: string;
+  readonly expanded?: boolean;
+  readonly totals: Totals;
+  readonly dtype?: string;
+  readonly shape?: readonly number[];
+  /** Character ranges of `label` that the filter matched, as [start, end) pairs. */
+  readonly match?: readonly number[];
+}
+
+export interface TreeState {
+  /** Bumped on every change, so stale row pages can be dropped. */
+  readonly version: number;
+  readonly rowCount: number;
+  readonly query: string;
+  readonly grouping: Grouping;
+  readonly shown: Totals;
+  readonly total: Totals;
+}
+
+interface TreeNode {
+  readonly parent: number;
+  readonly label: string;
+  readonly path: string;
+  readonly depth: number;
+  readonly children: number[];
+  tensor: number;
+  tensors: number;
+  params: number;
+  bytes: number;
+}
+
+const ROOT = 0;
+
+export class TensorTree {
+  private readonly nodes: TreeNode[] = [];
+  private readonly names: string[];
+  private readonly fuzzy = new uFuzzy({ intraMode: 1, intraIns: 1 });
+  private sortedTensorIndices: number[] | undefined;
+  private expanded = new Set<number>();
+  /** While filtering, groups are open unless the user closed them. */
+  private filterCollapsed = new Set<number>();
+  private matched: Uint8Array | undefined;
+  private matchedTensors: number[] | undefined;
+  private matchedSums:
+    { tensors: Float64Array; params: Float64Array; bytes: Float64Array } | undefined;
+  private tensorHit: Uint8Array | undefined;
+  private visible: number[] = [];
+  private version = 0;
+  private query = '';
+  private grouping: Grouping = 'tree';
+  private shown: Totals;
+  readonly total: Totals;
+
+  constructor(private readonly tensors: readonly TensorInfo[]) {
+    this.names = tensors.map((t) => t.name);
+    this.nodes.push({
+      parent: -1,
+      label: '',
+      path: '',
+      depth: -1,
+      children: [],
+      tensor: -1,
+      tensors: 0,
+      params: 0,
+      bytes: 0,
+    });
+    this.build();
+    const root = this.nodes[ROOT] as TreeNode;
+    this.total = { tensors: root.tensors, params: root.params, bytes: root.bytes };
+    this.shown = this.total;
+    for (const id of root.children) if (this.nodes[id]?.children.length) this.expanded.add(id);
+    this.refresh();
+  }
+
+  private build(): void {
+    const byPath = new Map<string, number>();
+    this.tensors.forEach((t, index) => {
+      let parent = ROOT;
+      let path = '';
+      const parts = t.name.split('.');
+      for (let depth = 0; depth < parts.length; depth++) {
+        const label = parts[depth] as string;
+        path = depth === 0 ? label : `${path}.${label}`;
+        let id = byPath.get(path);
+        if (id === undefined) {
+          id = this.nodes.length;
+          this.nodes.push({
+            parent,
+            label,
+            path,
+            depth,
+            children: [],
+            tensor: -1,
+            tensors: 0,
+            params: 0,
+            bytes: 0,
+          });
+          (this.nodes[parent] as TreeNode).children.push(id);
+          byPath.set(path, id);
+        }
+        parent = id;
+      }
+      (this.nodes[parent] as TreeNode).tensor = index;
+    });
+    // Children in natural order, then totals bottom-up (children always have larger ids).
+    for (const node of this.nodes) {
+      if (node.children.length > 1) {
+        node.children.sort((a, b) =>
+          naturalCompare((this.nodes[a] as TreeNode).label, (this.nodes[b] as TreeNode).label),
+        );
+      }
+    }
+    for (let id = this.nodes.length - 1; id >= 0; id--) {
+      const node = this.nodes[id] as TreeNode;
+      if (node.tensor >= 0) {
+        const t = this.tensors[node.tensor] as TensorInfo;
+        node.tensors += 1;
+        node.params += t.parameterCount;
+        node.bytes += t.byteLength;
+      }
+      if (id === ROOT) break;
+      const parent = this.nodes[node.parent] as TreeNode;
+      parent.tensors += node.tensors;
+      parent.params += node.params;
+      parent.bytes += node.bytes;
+    }
+  }
+
+  state(): TreeState {
+    return {
+      version: this.version,
+      rowCount: this.visible.length,
+      query: this.query,
+      grouping: this.grouping,
+      shown: this.shown,
+      total: this.total,
+    };
+  }
+
+  setQuery(query: string): TreeState {
+    const q = query.trim();
+    if (q !== this.query) {
+      this.query = q;
+      this.filterCollapsed = new Set();
+      this.applyFilter();
+      this.refresh();
+    }
+    return this.state();
+  }
+
+  setGrouping(grouping: Grouping): TreeState {
+    if (grouping !== this.grouping) {
+      this.grouping = grouping;
+      this.refresh();
+    }
+    return this.state();
+  }
+
+  /** Opens or closes a group; `open` undefined toggles. */
+  setExpanded(id: number, open?: boolean): TreeState {
+    const node = this.nodes[id];
+    if (this.grouping === 'tree' && node && node.children.length > 0) {
+      const isOpen = this.isExpanded(id);
+      const want = open ?? !isOpen;
+      if (want !== isOpen) {
+        if (this.matched) {
+          if (want) this.filterCollapsed.delete(id);
+          else this.filterCollapsed.add(id);
+        } else if (want) this.expanded.add(id);
+        else this.expanded.delete(id);
+        this.refresh();
+      }
+    }
+    return this.state();
+  }
+
+  expandAll(): TreeState {
+    if (this.matched) this.filterCollapsed = new Set();
+    else
+      this.nodes.forEach((n, id) => n.children.length > 0 && id !== ROOT && this.expanded.add(id));
+    this.refresh();
+    return this.state();
+  }
+
+  collapseAll(): TreeState {
+    if (this.matched)
+      this.nodes.forEach((n, id) => n.children.length > 0 && this.filterCollapsed.add(id));
+    else this.expanded = new Set();
+    this.refresh();
+    return this.state();
+  }
+
+  /** Rows `start .. start+count` of what is visible now. */
+  rows(start: number, count: number): TreeRow[] {
+    const end = Math.min(this.visible.length, Math.max(0, start) + Math.max(0, count));
+    const out: TreeRow[] = [];
+    for (let i = Math.max(0, start); i < end; i++) {
+      const id = this.visible[i] as number;
+      out.push(this.grouping === 'flat' ? this.tensorRow(id) : this.nodeRow(id));
+    }
+    this.addHighlights(out);
+    return out;
+  }
+
+  /** Row index of a tensor or group path, opening its ancestors; -1 when filtered out or unknown. */
+  reveal(path: string): number {
+    if (this.grouping === 'flat') return this.visible.findIndex((i) => this.names[i] === path);
+    const id = this.nodes.findIndex((n, i) => i !== ROOT && n.path === path);
+    if (id < 0 || (this.matched && !this.matched[id])) return -1;
+    let changed = false;
+    for (const [child, parent] of this.ancestry(id)) {
+      void child;
+      if (parent !== ROOT && !this.isExpanded(parent)) {
+        if (this.matched) this.filterCollapsed.delete(parent);
+        else this.expanded.add(parent);
+        changed = true;
+      }
+    }
+    if (changed) this.refresh();
+    return this.visible.indexOf(id);
+  }
+
+  private *ancestry(id: number): Generator<[number, number]> {
+    let child = id;
+    for (;;) {
+      const parent = (this.nodes[child] as TreeNode).parent;
+      if (parent < 0) return;
+      yield [child, parent];
+      child = parent;
+    }
+  }
+
+  private isExpanded(id: number): boolean {
+    return this.matched ? !this.filterCollapsed.has(id) : this.expanded.has(id);
+  }
+
+  private applyFilter(): void {
+    if (!this.query) {
+      this.matched = undefined;
+      this.matchedTensors = undefined;
+      this.matchedSums = undefined;
+      this.tensorHit = undefined;
+      this.shown = this.total;
+      return;
+    }
+    const idxs = this.fuzzy.filter(this.names, this.query) ?? [];
+    this.matchedTensors = idxs;
+    const tensorHit = new Uint8Array(this.tensors.length);
+    let params = 0;
+    let bytes = 0;
+    for (const i of idxs) {
+      tensorHit[i] = 1;
+      const t = this.tensors[i] as TensorInfo;
+      params += t.parameterCount;
+      bytes += t.byteLength;
+    }
+    this.shown = { tensors: idxs.length, params, bytes };
+    const n = this.nodes.length;
+    const matched = new Uint8Array(n);
+    const sums = {
+      tensors: new Float64Array(n),
+      params: new Float64Array(n),
+      bytes: new Float64Array(n),
+    };
+    // Children have larger ids than parents, so one backward pass marks and sums every ancestor of a hit.
+    for (let id = n - 1; id > ROOT; id--) {
+      const node = this.nodes[id] as TreeNode;
+      if (node.tensor >= 0 && tensorHit[node.tensor]) {
+        const t = this.tensors[node.tensor] as TensorInfo;
+        matched[id] = 1;
+        sums.tensors[id] = (sums.tensors[id] as number) + 1;
+        sums.params[id] = (sums.params[id] as number) + t.parameterCount;
+        sums.bytes[id] = (sums.bytes[id] as number) + t.byteLength;
+      }
+      if (matched[id]) {
+        const p = node.parent;
+        matched[p] = 1;
+        sums.tensors[p] = (sums.tensors[p] as number) + (sums.tensors[id] as number);
+        sums.params[p] = (sums.params[p] as number) + (sums.params[id] as number);
+        sums.bytes[p] = (sums.bytes[p] as number) + (sums.bytes[id] as number);
+      }
+    }
+    this.matched = matched;
+    this.matchedSums = sums;
+    this.tensorHit = tensorHit;
+  }
+
+  private refresh(): void {
+    this.version++;
+    if (this.grouping === 'flat') {
+      this.sortedTensorIndices ??= this.names
+        .map((_, i) => i)
+        .sort((a, b) => naturalCompare(this.names[a] as string, this.names[b] as string));
+      if (!this.matchedTensors) this.visible = this.sortedTensorIndices;
+      else this.visible = this.sortedTensorIndices.filter((i) => this.isTensorHit(i));
+      return;
+    }
+    const out: number[] = [];
+    const stack: number[] = [];
+    const root = this.nodes[ROOT] as TreeNode;
+    for (let i = root.children.length - 1; i >= 0; i--) stack.push(root.children[i] as number);
+    while (stack.length) {
+      const id = stack.pop() as number;
+      if (this.matched && !this.matched[id]) continue;
+      out.push(id);
+      const node = this.nodes[id] as TreeNode;
+      if (node.children.length && this.isExpanded(id)) {
+        for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i] as number);
+      }
+    }
+    this.visible = out;
+  }
+
+  private nodeRow(id: number): TreeRow {
+    const n = this.nodes[id] as TreeNode;
+    const totals = this.matched
+      ? this.matchedTotals(id)
+      : { tensors: n.tensors, params: n.params, bytes: n.bytes };
+    const isGroup = n.children.length > 0;
+    const t = n.tensor >= 0 ? (this.tensors[n.tensor] as TensorInfo) : undefined;
+    return {
+      id,
+      kind: isGroup ? 'group' : 'tensor',
+      depth: n.depth,
+      label: n.label,
+      path: n.path,
+      ...(isGroup ? { expanded: this.isExpanded(id) } : {}),
+      totals,
+      ...(t ? { dtype: t.dtype, shape: t.shape } : {}),
+    };
+  }
+
+  private tensorRow(index: number): TreeRow {
+    const t = this.tensors[index] as TensorInfo;
+    return {
+      id: index,
+      kind: 'tensor',
+      depth: 0,
+      label: t.name,
+      path: t.name,
+      totals: { tensors: 1, params: t.parameterCount, bytes: t.byteLength },
+      dtype: t.dtype,
+      shape: t.shape,
+    };
+  }
+
+  /** A group's totals counting only the tensors the filter kept. */
+  private matchedTotals(id: number): Totals {
+    const s = this.matchedSums;
+    if (!s) return { tensors: 0, params: 0, bytes: 0 };
+    return { tensors: s.tensors[id] ?? 0, params: s.params[id] ?? 0, bytes: s.bytes[id] ?? 0 };
+  }
+
+  private isTensorHit(index: number): boolean {
+    return this.tensorHit?.[index] === 1;
+  }
+
+  /** Highlight ranges for the tensor rows of one page only: cheap however many rows match. */
+  private addHighlights(rows: TreeRow[]): void {
+    if (!this.query || rows.length === 0) return;
+    const indices: number[] = [];
+    const rowOf: number[] = [];
+    rows.forEach((r, i) => {
+      const tensor = this.grouping === 'flat' ? r.id : (this.nodes[r.id] as TreeNode).tensor;
+      if (tensor >= 0 && this.isTensorHit(tensor)) {
+        indices.push(tensor);
+        rowOf.push(i);
+      }
+    });
+    if (indices.length === 0) return;
+    const info = this.fuzzy.info(indices, this.names, this.query);
+    for (let k = 0; k < info.idx.length; k++) {
+      const tensor = info.idx[k] as number;
+      const rowIndex = rowOf[indices.indexOf(tensor)];
+      if (rowIndex === undefined) continue;
+      const row = rows[rowIndex] as TreeRow;
+      const name = this.names[tensor] as string;
+      const labelStart = name.length - row.label.length;
+      const ranges = info.ranges[k] ?? [];
+      const local: number[] = [];
+      for (let r = 0; r + 1 < ranges.length; r += 2) {
+        const s = Math.max((ranges[r] as number) - labelStart, 0);
+        const e = Math.min((ranges[r + 1] as number) - labelStart, row.label.length);
+        if (e > s) local.push(s, e);
+      }
+      if (local.length) rows[rowIndex] = { ...row, match: local };
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import * as vscode from 'vscode';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
+import { toCheckpointError, type CheckpointError } from '../core/formats/errors.js';
+import { openCheckpoint } from '../core/formats/index.js';
+import { expandMetadata } from '../core/view/metadata.js';
+import { TensorTree } from '../core/view/tensorTree.js';
+import type { SummaryDto } from '../shared/protocol.js';
+import { openUri } from './fileAccess.js';
+import { log, timed } from './log.js';
+
+export type LoadResult =
+  | {
+      readonly ok: true;
+      readonly checkpoint: Checkpoint;
+      readonly summary: SummaryDto;
+      readonly tree: TensorTree;
+    }
+  | { readonly ok: false; readonly error: CheckpointError };
+
+/**
+ * One open checkpoint file. It holds the parsed header (never the weights) and reloads when the file
+ * changes on disk. A file that fails validation is still a document: the editor shows its error.
+ */
+export class CheckpointDocument implements vscode.CustomDocument {
+  private loaded: Promise<LoadResult>;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly watcher: vscode.FileSystemWatcher | undefined;
+
+  constructor(readonly uri: vscode.Uri) {
+    this.loaded = this.load();
+    if (uri.scheme === 'file') {
+      const folder = vscode.Uri.joinPath(uri, '..');
+      const name = uri.path.slice(uri.path.lastIndexOf('/') + 1);
+      this.watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(folder, name),
+      );
+      const reload = () => this.reload();
+      this.watcher.onDidChange(reload);
+      this.watcher.onDidCreate(reload);
+      this.watcher.onDidDelete(reload);
+    }
+  }
+
+  get fileName(): string {
+    return this.uri.path.slice(this.uri.path.lastIndexOf('/') + 1);
+  }
+
+  result(): Promise<LoadResult> {
+    return this.loaded;
+  }
+
+  private reload(): void {
+    const previous = this.loaded;
+    this.loaded = this.load();
+    void previous.then((r) => (r.ok ? r.checkpoint.close() : undefined));
+    this.changed.fire();
+  }
+
+  private async load(): Promise<LoadResult> {
+    try {
+      const { value, ms } = await timed(`open ${this.uri.toString(true)}`, async () => {
+        const { source, access } = await openUri(this.uri);
+        try {
+          return { checkpoint: await openCheckpoint(source), access };
+        } catch (e) {
+          await source.close();
+          throw e;
+        }
+      });
+      const { checkpoint, access } = value;
+      const summary: SummaryDto = {
+        fileName: this.fileName,
+        format: checkpoint.format,
+        fileSize: checkpoint.fileSize,
+        headerBytes: checkpoint.headerByteLength,
+        dataBytes: checkpoint.dataBytes,
+        tensorCount: checkpoint.tensors.length,
+        parameterCount: checkpoint.parameterCount,
+        dtypes: checkpoint.dtypes,
+        metadata: expandMetadata(checkpoint.metadata),
+        access,
+        openMs: ms,
+      };
+      const tree = new TensorTree(checkpoint.tensors);
+      log().info(
+        `${this.fileName}: ${checkpoint.tensors.length} tensors, ${checkpoint.parameterCount} parameters (${access} read)`,
+      );
+      return { ok: true, checkpoint, summary, tree };
+    } catch (e) {
+      const error = toCheckpointError(e);
+      log().warn(`${this.fileName}: ${error.code}: ${error.message}`);
+      return { ok: false, error };
+    }
+  }
+
+  dispose(): void {
+    this.watcher?.dispose();
+    this.changed.dispose();
+    void this.loaded.then((r) => (r.ok ? r.checkpoint.close() : undefined));
+  }
+}

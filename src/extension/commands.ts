@@ -1,0 +1,59 @@
+import * as vscode from 'vscode';
+import { inspectJson } from '../cli/inspectReport.js';
+import type { CheckpointEditorProvider } from './editorProvider.js';
+import { VIEW_TYPE } from './editorProvider.js';
+import { log } from './log.js';
+
+/** Palette and menu commands. Each does real work or says clearly why it cannot. */
+export function registerCommands(
+  context: vscode.ExtensionContext,
+  provider: CheckpointEditorProvider,
+): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand('loraLens.openWith', async (uri?: vscode.Uri) => {
+      const target = uri ?? vscode.window.activeTextEditor?.document.uri ?? activeTabUri();
+      if (!target) {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: { Checkpoints: ['safetensors'] },
+          title: 'Open with LoRA Lens',
+        });
+        if (!picked?.[0]) return;
+        return vscode.commands.executeCommand('vscode.openWith', picked[0], VIEW_TYPE);
+      }
+      return vscode.commands.executeCommand('vscode.openWith', target, VIEW_TYPE);
+    }),
+    vscode.commands.registerCommand('loraLens.copySummaryJson', async () => {
+      const doc = provider.activeDocument;
+      if (!doc) {
+        void vscode.window.showWarningMessage(
+          'LoRA Lens: open a checkpoint in the LoRA Lens editor first.',
+        );
+        return;
+      }
+      const result = await doc.result();
+      if (!result.ok) {
+        void vscode.window.showErrorMessage(
+          `LoRA Lens: ${doc.fileName} is not valid (${result.error.code}): ${result.error.message}`,
+        );
+        return;
+      }
+      const path = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
+      await vscode.env.clipboard.writeText(
+        JSON.stringify(inspectJson(path, result.checkpoint), null, 2),
+      );
+      void vscode.window.showInformationMessage(
+        `LoRA Lens: copied the summary of ${doc.fileName} (${result.checkpoint.tensors.length} tensors) as JSON.`,
+      );
+    }),
+    vscode.commands.registerCommand('loraLens.showLog', () => log().show(true)),
+    vscode.commands.registerCommand('loraLens.focusFilter', () => provider.focusFilter()),
+  );
+}
+
+function activeTabUri(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (input instanceof vscode.TabInputText || input instanceof vscode.TabInputCustom)
+    return input.uri;
+  return undefined;
+}

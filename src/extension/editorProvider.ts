@@ -1,0 +1,129 @@
+import * as vscode from 'vscode';
+import { CheckpointError } from '../core/formats/errors.js';
+import { metadataEntry } from '../core/view/metadata.js';
+import {
+  HostEndpoint,
+  type Message,
+  type ReadyResult,
+  type TreeStateDto,
+} from '../shared/protocol.js';
+import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
+import { log } from './log.js';
+import { editorHtml, webviewOptions } from './webviewHtml.js';
+
+export const VIEW_TYPE = 'loraLens.checkpoint';
+const MAX_ROWS_PER_REQUEST = 2000;
+
+/** Read-only editor for checkpoint files. All parsing stays here; the webview pages through rows. */
+export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
+  private active: CheckpointDocument | undefined;
+  private readonly panels = new Map<
+    vscode.WebviewPanel,
+    { document: CheckpointDocument; endpoint: HostEndpoint }
+  >();
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
+    const provider = new CheckpointEditorProvider(context.extensionUri);
+    context.subscriptions.push(
+      vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, {
+        supportsMultipleEditorsPerDocument: true,
+        webviewOptions: { retainContextWhenHidden: false },
+      }),
+    );
+    return provider;
+  }
+
+  /** The document of the LoRA Lens editor in focus, if any. */
+  get activeDocument(): CheckpointDocument | undefined {
+    return this.active;
+  }
+
+  focusFilter(): void {
+    for (const [panel, { endpoint }] of this.panels)
+      if (panel.active) endpoint.notify('focusFilter', {});
+  }
+
+  openCustomDocument(uri: vscode.Uri): CheckpointDocument {
+    return new CheckpointDocument(uri);
+  }
+
+  resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
+    const webview = panel.webview;
+    webview.options = webviewOptions(this.extensionUri);
+    webview.html = editorHtml(webview, this.extensionUri, document.fileName);
+
+    const post = (m: Message) => void webview.postMessage(m);
+    const loaded = async (): Promise<Extract<LoadResult, { ok: true }>> => {
+      const r = await document.result();
+      if (!r.ok) throw r.error;
+      return r;
+    };
+    const tree = async () => (await loaded()).tree;
+    const endpoint = new HostEndpoint(post, {
+      ready: async (): Promise<ReadyResult> => {
+        const r = await document.result();
+        if (!r.ok) return { ok: false, fileName: document.fileName, error: r.error.toJSON() };
+        return { ok: true, summary: r.summary, tree: r.tree.state() };
+      },
+      rows: async ({ start, count }) => {
+        const t = await tree();
+        return {
+          state: t.state(),
+          start,
+          rows: t.rows(start, Math.min(count, MAX_ROWS_PER_REQUEST)),
+        };
+      },
+      setQuery: async ({ query }) => (await tree()).setQuery(String(query).slice(0, 500)),
+      setGrouping: async ({ grouping }) =>
+        (await tree()).setGrouping(grouping === 'flat' ? 'flat' : 'tree'),
+      setExpanded: async ({ id, expanded }) => (await tree()).setExpanded(id, expanded),
+      expandAll: async (): Promise<TreeStateDto> => (await tree()).expandAll(),
+      collapseAll: async (): Promise<TreeStateDto> => (await tree()).collapseAll(),
+      reveal: async ({ path }) => {
+        const t = await tree();
+        const row = t.reveal(path);
+        return { state: t.state(), row };
+      },
+      metadataValue: async ({ key }) => {
+        const { checkpoint } = await loaded();
+        const value = Object.prototype.hasOwnProperty.call(checkpoint.metadata, key)
+          ? checkpoint.metadata[key]
+          : undefined;
+        if (value === undefined)
+          throw new CheckpointError('TensorNotFound', `no metadata key "${key}"`, key);
+        return metadataEntry(key, value);
+      },
+      copyText: async ({ text, what }) => {
+        await vscode.env.clipboard.writeText(text);
+        void vscode.window.setStatusBarMessage(`LoRA Lens: copied ${what}`, 2500);
+        return null;
+      },
+    });
+    this.panels.set(panel, { document, endpoint });
+    const track = () => {
+      if (panel.active) this.active = document;
+      else if (this.active === document && ![...this.panels.keys()].some((p) => p.active))
+        this.active = undefined;
+      void vscode.commands.executeCommand(
+        'setContext',
+        'loraLens.editorActive',
+        this.active !== undefined,
+      );
+    };
+    track();
+
+    const subscriptions = [
+      webview.onDidReceiveMessage((m) => endpoint.receive(m)),
+      document.onDidChange(() => endpoint.notify('reload', {})),
+      panel.onDidChangeViewState(track),
+    ];
+    panel.onDidDispose(() => {
+      subscriptions.forEach((s) => s.dispose());
+      this.panels.delete(panel);
+      track();
+    });
+    log().debug(`editor opened for ${document.uri.toString(true)}`);
+  }
+}

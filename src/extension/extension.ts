@@ -1,0 +1,20 @@
+import * as vscode from 'vscode';
+import { registerCommands } from './commands.js';
+import { CheckpointEditorProvider } from './editorProvider.js';
+import { log } from './log.js';
+
+declare const LORA_LENS_VERSION: string;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const started = performance.now();
+  const provider = CheckpointEditorProvider.register(context);
+  registerCommands(context, provider);
+  context.subscriptions.push(log());
+  log().info(
+    `LoRA Lens ${typeof LORA_LENS_VERSION === 'string' ? LORA_LENS_VERSION : 'dev'} activated in ${(performance.now() - started).toFixed(1)} ms (trusted workspace: ${vscode.workspace.isTrusted})`,
+  );
+}
+
+export function deactivate(): void {
+  // Documents close their file handles when their editors are disposed.
+}

@@ -1,0 +1,224 @@
+/**
+ * The one message protocol between the extension host and the editor webview. Both sides import this
+ * file, so a renamed field fails to compile on both ends.
+ *
+ * - Requests carry an `id`; the answer is a response with the same `id` (result or error).
+ * - The webview speaks first: `ready`. The host posts nothing before answering it, so no message is
+ *   lost to a webview that is still loading (the race other viewers have).
+ * - Notifications flow host → webview and have no answer.
+ * - Large data is paged: the webview asks for windows of rows, never for the whole header.
+ */
+
+export type Grouping = 'tree' | 'flat';
+
+export interface Totals {
+  readonly tensors: number;
+  readonly params: number;
+  readonly bytes: number;
+}
+
+export interface TreeStateDto {
+  readonly version: number;
+  readonly rowCount: number;
+  readonly query: string;
+  readonly grouping: Grouping;
+  readonly shown: Totals;
+  readonly total: Totals;
+}
+
+export interface TreeRowDto {
+  readonly id: number;
+  readonly kind: 'group' | 'tensor';
+  readonly depth: number;
+  readonly label: string;
+  readonly path: string;
+  readonly expanded?: boolean;
+  readonly totals: Totals;
+  readonly dtype?: string;
+  readonly shape?: readonly number[];
+  readonly match?: readonly number[];
+}
+
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface MetadataEntryDto {
+  readonly key: string;
+  readonly value: string;
+  readonly length: number;
+  readonly truncated: boolean;
+  readonly parsed?: JsonValue;
+}
+
+export interface DtypeStatsDto {
+  readonly dtype: string;
+  readonly tensors: number;
+  readonly parameters: number;
+  readonly bytes: number;
+}
+
+export interface SummaryDto {
+  readonly fileName: string;
+  readonly format: string;
+  readonly fileSize: number;
+  readonly headerBytes: number;
+  readonly dataBytes: number;
+  readonly tensorCount: number;
+  readonly parameterCount: number;
+  readonly dtypes: readonly DtypeStatsDto[];
+  readonly metadata: readonly MetadataEntryDto[];
+  /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
+  readonly access: 'ranged' | 'whole';
+  readonly openMs: number;
+}
+
+export interface ErrorDto {
+  readonly code: string;
+  readonly message: string;
+  readonly subject?: string;
+}
+
+export type ReadyResult =
+  | { readonly ok: true; readonly summary: SummaryDto; readonly tree: TreeStateDto }
+  | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };
+
+/** webview → host requests: method → params and result. */
+export interface Requests {
+  ready: { params: Record<string, never>; result: ReadyResult };
+  rows: {
+    params: { start: number; count: number };
+    result: { state: TreeStateDto; start: number; rows: TreeRowDto[] };
+  };
+  setQuery: { params: { query: string }; result: TreeStateDto };
+  setGrouping: { params: { grouping: Grouping }; result: TreeStateDto };
+  setExpanded: { params: { id: number; expanded?: boolean }; result: TreeStateDto };
+  expandAll: { params: Record<string, never>; result: TreeStateDto };
+  collapseAll: { params: Record<string, never>; result: TreeStateDto };
+  reveal: { params: { path: string }; result: { state: TreeStateDto; row: number } };
+  metadataValue: { params: { key: string }; result: MetadataEntryDto };
+  copyText: { params: { text: string; what: string }; result: null };
+}
+
+/** host → webview notifications. */
+export interface Notifications {
+  /** The file changed on disk; the webview should start over with `ready`. */
+  reload: Record<string, never>;
+  /** Focus the filter box (command or keybinding in the host). */
+  focusFilter: Record<string, never>;
+}
+
+export type Method = keyof Requests;
+
+export type Message =
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      readonly method: Method;
+      readonly params: unknown;
+    }
+  | {
+      readonly kind: 'response';
+      readonly id: number;
+      readonly result?: unknown;
+      readonly error?: ErrorDto;
+    }
+  | {
+      readonly kind: 'notification';
+      readonly method: keyof Notifications;
+      readonly params: unknown;
+    };
+
+export function isMessage(value: unknown): value is Message {
+  if (!value || typeof value !== 'object') return false;
+  const kind = (value as { kind?: unknown }).kind;
+  return kind === 'request' || kind === 'response' || kind === 'notification';
+}
+
+type Handlers = {
+  [M in Method]: (
+    params: Requests[M]['params'],
+  ) => Requests[M]['result'] | Promise<Requests[M]['result']>;
+};
+
+/** Host side: answers requests and sends notifications. */
+export class HostEndpoint {
+  constructor(
+    private readonly post: (message: Message) => void,
+    private readonly handlers: Handlers,
+  ) {}
+
+  async receive(message: unknown): Promise<void> {
+    if (!isMessage(message) || message.kind !== 'request') return;
+    const { id, method } = message;
+    const handler = this.handlers[method] as ((p: unknown) => unknown) | undefined;
+    try {
+      if (!handler)
+        throw Object.assign(new Error(`unknown method ${String(method)}`), {
+          code: 'UnknownMethod',
+        });
+      const result = await handler(message.params ?? {});
+      this.post({ kind: 'response', id, result });
+    } catch (e) {
+      const err = e as { code?: unknown; message?: unknown; subject?: unknown };
+      this.post({
+        kind: 'response',
+        id,
+        error: {
+          code: typeof err.code === 'string' ? err.code : 'InternalError',
+          message: typeof err.message === 'string' ? err.message : String(e),
+          ...(typeof err.subject === 'string' ? { subject: err.subject } : {}),
+        },
+      });
+    }
+  }
+
+  notify<N extends keyof Notifications>(method: N, params: Notifications[N]): void {
+    this.post({ kind: 'notification', method, params });
+  }
+}
+
+export class RequestError extends Error {
+  constructor(readonly error: ErrorDto) {
+    super(error.message);
+  }
+}
+
+/** Webview side: sends requests and awaits the matching response. */
+export class WebviewEndpoint {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  private readonly listeners = new Map<keyof Notifications, (params: unknown) => void>();
+
+  constructor(private readonly post: (message: Message) => void) {}
+
+  request<M extends Method>(
+    method: M,
+    params: Requests[M]['params'],
+  ): Promise<Requests[M]['result']> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ kind: 'request', id, method, params });
+    });
+  }
+
+  on<N extends keyof Notifications>(method: N, listener: (params: Notifications[N]) => void): void {
+    this.listeners.set(method, listener as (params: unknown) => void);
+  }
+
+  receive(message: unknown): void {
+    if (!isMessage(message)) return;
+    if (message.kind === 'response') {
+      const p = this.pending.get(message.id);
+      if (!p) return;
+      this.pending.delete(message.id);
+      if (message.error) p.reject(new RequestError(message.error));
+      else p.resolve(message.result);
+    } else if (message.kind === 'notification') {
+      this.listeners.get(message.method)?.(message.params);
+    }
+  }
+}

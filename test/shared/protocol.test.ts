@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  HostEndpoint,
+  RequestError,
+  WebviewEndpoint,
+  type Message,
+} from '../../src/shared/protocol.js';
+
+/** Wires both ends together the way postMessage does: asynchronously and through a JSON copy. */
+function pair() {
+  const webview = new WebviewEndpoint((m) =>
+    queueMicrotask(() => void host.receive(JSON.parse(JSON.stringify(m)))),
+  );
+  const tree = {
+    version: 1,
+    rowCount: 0,
+    query: '',
+    grouping: 'tree' as const,
+    shown: { tensors: 0, params: 0, bytes: 0 },
+    total: { tensors: 0, params: 0, bytes: 0 },
+  };
+  const host: HostEndpoint = new HostEndpoint(
+    (m: Message) => queueMicrotask(() => webview.receive(JSON.parse(JSON.stringify(m)))),
+    {
+      ready: () => ({
+        ok: false,
+        fileName: 'x',
+        error: { code: 'HeaderTooSmall', message: 'header too small' },
+      }),
+      rows: ({ start }) => ({ state: tree, start, rows: [] }),
+      setQuery: ({ query }) => ({ ...tree, query }),
+      setGrouping: () => tree,
+      setExpanded: () => tree,
+      expandAll: () => tree,
+      collapseAll: () => tree,
+      reveal: () => ({ state: tree, row: -1 }),
+      metadataValue: ({ key }) => {
+        throw Object.assign(new Error(`no metadata key "${key}"`), {
+          code: 'TensorNotFound',
+          subject: key,
+        });
+      },
+      copyText: () => null,
+    },
+  );
+  return { host, webview };
+}
+
+describe('protocol', () => {
+  it('answers requests by id, in any order', async () => {
+    const { webview } = pair();
+    const [a, b] = await Promise.all([
+      webview.request('setQuery', { query: 'a' }),
+      webview.request('setQuery', { query: 'b' }),
+    ]);
+    assert.equal(a.query, 'a');
+    assert.equal(b.query, 'b');
+    const ready = await webview.request('ready', {});
+    assert.equal(ready.ok, false);
+  });
+
+  it('turns handler errors into named rejections', async () => {
+    const { webview } = pair();
+    await assert.rejects(
+      webview.request('metadataValue', { key: 'k' }),
+      (e: unknown) =>
+        e instanceof RequestError && e.error.code === 'TensorNotFound' && e.error.subject === 'k',
+    );
+  });
+
+  it('delivers notifications and ignores foreign messages', async () => {
+    const { host, webview } = pair();
+    let reloads = 0;
+    webview.on('reload', () => reloads++);
+    host.notify('reload', {});
+    webview.receive({ hello: 'world' });
+    webview.receive(null);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(reloads, 1);
+  });
+});

@@ -1,0 +1,139 @@
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
+import { formatBytes, formatCount, formatInt } from '../src/shared/format.js';
+import type { ErrorDto, SummaryDto, TreeStateDto } from '../src/shared/protocol.js';
+import { connect, loadViewState, saveViewState, type Rpc } from './rpc.js';
+import { h, icon } from './ui/dom.js';
+import { renderOverview } from './ui/overview.js';
+import { TensorList } from './ui/tensorList.js';
+
+const app = document.getElementById('app') as HTMLElement;
+const rpc = connect();
+let list: TensorList | undefined;
+
+rpc.on('reload', () => void start());
+rpc.on('focusFilter', () => {
+  const tabs = app.querySelector('vscode-tabs') as (HTMLElement & { selectedIndex: number }) | null;
+  if (tabs) tabs.selectedIndex = 1;
+  saveViewState({ tab: 1 });
+  requestAnimationFrame(() => list?.focusFilter());
+});
+
+async function start(): Promise<void> {
+  app.dataset.state = 'loading';
+  try {
+    const ready = await rpc.request('ready', {});
+    if (ready.ok) showCheckpoint(ready.summary, ready.tree, rpc);
+    else showError(ready.fileName, ready.error);
+  } catch (e) {
+    showError(document.title, {
+      code: 'InternalError',
+      message: e instanceof Error ? e.message : String(e),
+    });
+  }
+}
+
+function headerBar(summary: SummaryDto): HTMLElement {
+  const mainDtype = summary.dtypes[0]?.dtype;
+  return h(
+    'header',
+    { className: 'bar' },
+    icon('file-binary', 'file-icon'),
+    h(
+      'span',
+      { className: 'file-name', 'data-testid': 'file-name', title: summary.fileName },
+      summary.fileName,
+    ),
+    h(
+      'span',
+      { className: 'badges' },
+      h('vscode-badge', { 'data-testid': 'format-badge' }, summary.format),
+      h(
+        'vscode-badge',
+        { title: `${formatInt(summary.tensorCount)} tensors` },
+        `${formatInt(summary.tensorCount)} tensors`,
+      ),
+      h(
+        'vscode-badge',
+        { title: `${formatInt(summary.parameterCount)} parameters` },
+        `${formatCount(summary.parameterCount)} params`,
+      ),
+      mainDtype
+        ? h(
+            'vscode-badge',
+            { title: summary.dtypes.map((d) => d.dtype).join(', ') },
+            summary.dtypes.length > 1 ? `${mainDtype} +${summary.dtypes.length - 1}` : mainDtype,
+          )
+        : null,
+      h(
+        'vscode-badge',
+        { title: `${formatInt(summary.fileSize)} bytes` },
+        formatBytes(summary.fileSize),
+      ),
+    ),
+  );
+}
+
+function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void {
+  const view = loadViewState();
+  list = new TensorList(rpc, tree, view.scrollTop ?? 0);
+  const tabs = h(
+    'vscode-tabs',
+    { className: 'tabs', 'selected-index': view.tab ?? 0 },
+    h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-overview' }, 'Overview'),
+    h('vscode-tab-panel', null, renderOverview(summary, rpc)),
+    h(
+      'vscode-tab-header',
+      { slot: 'header', 'data-testid': 'tab-tensors' },
+      'Tensors ',
+      h('vscode-badge', { variant: 'counter' }, formatInt(summary.tensorCount)),
+    ),
+    h('vscode-tab-panel', { className: 'tensors-panel' }, list.element),
+  );
+  tabs.addEventListener('vsc-tabs-select', (e: Event) => {
+    saveViewState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex });
+  });
+  app.replaceChildren(headerBar(summary), tabs);
+  app.dataset.state = 'ready';
+}
+
+function showError(fileName: string, error: ErrorDto): void {
+  list = undefined;
+  app.replaceChildren(
+    h(
+      'header',
+      { className: 'bar' },
+      icon('file-binary', 'file-icon'),
+      h('span', { className: 'file-name', 'data-testid': 'file-name' }, fileName),
+    ),
+    h(
+      'section',
+      { className: 'error-view', role: 'alert', 'data-testid': 'error' },
+      h('h1', null, icon('error', 'error-icon'), ' This file cannot be read'),
+      h(
+        'p',
+        null,
+        'Rule broken: ',
+        h('code', { className: 'error-code', 'data-testid': 'error-code' }, error.code),
+      ),
+      h('p', { className: 'error-message', 'data-testid': 'error-message' }, error.message),
+      error.subject
+        ? h('p', { className: 'muted' }, 'About: ', h('code', null, error.subject))
+        : null,
+      h(
+        'p',
+        { className: 'muted' },
+        'LoRA Lens checks every rule of the format before showing anything, and never changes the file. ',
+        'The rule names match the reference safetensors implementation, so you can search for them.',
+      ),
+    ),
+  );
+  app.dataset.state = 'error';
+}
+
+void start();

@@ -1,0 +1,374 @@
+import { formatBytes, formatCount, formatInt, formatShape } from '../../src/shared/format.js';
+import type { Grouping, TreeRowDto, TreeStateDto } from '../../src/shared/protocol.js';
+import { saveViewState, type Rpc } from '../rpc.js';
+import { h, highlighted, icon } from './dom.js';
+
+const ROW_HEIGHT = 22;
+const PAGE = 100;
+const OVERSCAN = 10;
+const INDENT = 14;
+
+/**
+ * The windowed tensor tree: only the rows in view exist in the DOM, and rows arrive from the host in
+ * pages of 100. Any change of filter, grouping or expansion bumps the state version and drops the cache.
+ */
+export class TensorList {
+  readonly element: HTMLElement;
+  private state: TreeStateDto;
+  private readonly pages = new Map<number, TreeRowDto[]>();
+  private readonly inflight = new Set<number>();
+  private readonly viewport: HTMLElement;
+  private readonly spacer: HTMLElement;
+  private readonly rowsLayer: HTMLElement;
+  private readonly stats: HTMLElement;
+  private readonly filter: HTMLElement & { value: string };
+  private readonly empty: HTMLElement;
+  private readonly groupButtons: Record<Grouping, HTMLElement>;
+  private selected = 0;
+  private filterTimer: number | undefined;
+  private renderQueued = false;
+
+  constructor(
+    private readonly rpc: Rpc,
+    initial: TreeStateDto,
+    scrollTop: number,
+  ) {
+    this.state = initial;
+    this.filter = h('vscode-textfield', {
+      'data-testid': 'filter',
+      placeholder: 'Filter tensors (fuzzy: "l0 q_proj", "lyr.3 mlp")',
+      'aria-label': 'Filter tensors',
+      className: 'filter',
+    }) as HTMLElement & { value: string };
+    this.filter.append(
+      h('vscode-icon', { slot: 'content-before', name: 'filter', title: 'filter' }),
+    );
+    this.filter.value = initial.query;
+    this.filter.addEventListener('input', () => this.onFilterInput());
+    this.filter.addEventListener('keydown', (e: KeyboardEvent) => {
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        this.viewport.focus();
+      } else if (e.key === 'Escape' && this.filter.value) {
+        this.filter.value = '';
+        this.onFilterInput(0);
+      }
+    });
+    const toolButton = (iconName: string, label: string, onClick: () => void, testid: string) => {
+      const b = h('vscode-toolbar-button', {
+        icon: iconName,
+        label,
+        title: label,
+        'data-testid': testid,
+      });
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    this.groupButtons = {
+      tree: toolButton(
+        'list-tree',
+        'Group by module path',
+        () => this.setGrouping('tree'),
+        'group-tree',
+      ),
+      flat: toolButton('list-flat', 'List raw keys', () => this.setGrouping('flat'), 'group-flat'),
+    };
+    this.stats = h('div', {
+      className: 'filter-stats',
+      'data-testid': 'filter-stats',
+      'aria-live': 'polite',
+    });
+    this.spacer = h('div', { className: 'spacer' });
+    this.rowsLayer = h('div', { className: 'rows' });
+    this.empty = h('div', { className: 'empty muted', hidden: true });
+    this.viewport = h(
+      'div',
+      {
+        className: 'viewport',
+        tabindex: 0,
+        role: 'tree',
+        'aria-label': 'Tensors',
+        'data-testid': 'tree',
+      },
+      this.spacer,
+      this.rowsLayer,
+      this.empty,
+    );
+    this.viewport.addEventListener('scroll', () => {
+      saveViewState({ scrollTop: this.viewport.scrollTop });
+      this.queueRender();
+    });
+    this.viewport.addEventListener('keydown', (e) => this.onKey(e));
+    this.viewport.addEventListener('click', (e) => this.onClick(e));
+    const header = h(
+      'div',
+      { className: 'row header-row', 'aria-hidden': 'true' },
+      h('span', { className: 'cell name' }, 'Name'),
+      h('span', { className: 'cell dtype' }, 'DType'),
+      h('span', { className: 'cell shape' }, 'Shape'),
+      h('span', { className: 'cell num' }, 'Params'),
+      h('span', { className: 'cell num' }, 'Bytes'),
+    );
+    this.element = h(
+      'div',
+      { className: 'tensor-list' },
+      h(
+        'div',
+        { className: 'toolbar' },
+        this.filter,
+        h(
+          'div',
+          { className: 'tool-group' },
+          this.groupButtons.tree,
+          this.groupButtons.flat,
+          toolButton(
+            'expand-all',
+            'Expand all',
+            () => void this.apply(this.rpc.request('expandAll', {})),
+            'expand-all',
+          ),
+          toolButton(
+            'collapse-all',
+            'Collapse all',
+            () => void this.apply(this.rpc.request('collapseAll', {})),
+            'collapse-all',
+          ),
+        ),
+      ),
+      this.stats,
+      header,
+      this.viewport,
+    );
+    new ResizeObserver(() => this.queueRender()).observe(this.viewport);
+    this.updateChrome();
+    requestAnimationFrame(() => {
+      this.viewport.scrollTop = scrollTop;
+      this.queueRender();
+    });
+  }
+
+  focusFilter(): void {
+    this.filter.focus();
+  }
+
+  private onFilterInput(delay = 90): void {
+    window.clearTimeout(this.filterTimer);
+    this.filterTimer = window.setTimeout(() => {
+      void this.apply(this.rpc.request('setQuery', { query: this.filter.value }), true);
+    }, delay);
+  }
+
+  private setGrouping(grouping: Grouping): void {
+    void this.apply(this.rpc.request('setGrouping', { grouping }), true);
+  }
+
+  /** Takes a new tree state from the host and redraws. */
+  private async apply(next: Promise<TreeStateDto>, resetScroll = false): Promise<void> {
+    const state = await next;
+    if (state.version === this.state.version) return;
+    this.state = state;
+    this.pages.clear();
+    this.inflight.clear();
+    if (resetScroll) {
+      this.viewport.scrollTop = 0;
+      this.selected = 0;
+    }
+    this.selected = Math.min(this.selected, Math.max(0, state.rowCount - 1));
+    this.updateChrome();
+    this.queueRender();
+  }
+
+  private updateChrome(): void {
+    const { shown, total, rowCount, query, grouping } = this.state;
+    this.stats.dataset.tensors = String(shown.tensors);
+    this.stats.dataset.params = String(shown.params);
+    this.stats.dataset.bytes = String(shown.bytes);
+    this.stats.dataset.rows = String(rowCount);
+    this.stats.textContent = query
+      ? `${formatInt(shown.tensors)} of ${formatInt(total.tensors)} tensors match · ${formatCount(shown.params)} of ${formatCount(total.params)} params · ${formatBytes(shown.bytes)} of ${formatBytes(total.bytes)}`
+      : `${formatInt(total.tensors)} tensors · ${formatInt(total.params)} params · ${formatBytes(total.bytes)}`;
+    for (const g of ['tree', 'flat'] as const) {
+      this.groupButtons[g].toggleAttribute('checked', g === grouping);
+      this.groupButtons[g].setAttribute('aria-pressed', String(g === grouping));
+    }
+    this.spacer.style.height = `${rowCount * ROW_HEIGHT}px`;
+    this.empty.hidden = rowCount > 0;
+    this.empty.textContent = query
+      ? `No tensor matches “${query}”.`
+      : 'This checkpoint has no tensors.';
+  }
+
+  private queueRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
+  private visibleRange(): [number, number] {
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const count = Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;
+    return [first, Math.min(this.state.rowCount, first + count)];
+  }
+
+  private render(): void {
+    const [first, last] = this.visibleRange();
+    const version = this.state.version;
+    for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++)
+      this.ensurePage(p, version);
+    const out: HTMLElement[] = [];
+    for (let i = first; i < last; i++) {
+      const row = this.pages.get(Math.floor(i / PAGE))?.[i % PAGE];
+      out.push(row ? this.rowElement(row, i) : this.placeholder(i));
+    }
+    this.rowsLayer.replaceChildren(...out);
+  }
+
+  private ensurePage(page: number, version: number): void {
+    if (this.pages.has(page) || this.inflight.has(page)) return;
+    this.inflight.add(page);
+    void this.rpc.request('rows', { start: page * PAGE, count: PAGE }).then((res) => {
+      this.inflight.delete(page);
+      if (res.state.version !== version || this.state.version !== version) return;
+      this.pages.set(page, res.rows);
+      if (this.pages.size > 200) this.pages.delete(this.pages.keys().next().value as number);
+      this.queueRender();
+    });
+  }
+
+  private placeholder(index: number): HTMLElement {
+    return h(
+      'div',
+      { className: 'row placeholder', style: `top:${index * ROW_HEIGHT}px` },
+      h('span', { className: 'cell name muted' }, '…'),
+    );
+  }
+
+  private rowElement(row: TreeRowDto, index: number): HTMLElement {
+    const isGroup = row.kind === 'group';
+    const twisty = isGroup
+      ? icon(row.expanded ? 'chevron-down' : 'chevron-right', 'twisty')
+      : h('span', { className: 'twisty' });
+    const kindIcon = icon(
+      isGroup ? 'symbol-namespace' : 'symbol-array',
+      isGroup ? 'group-icon' : 'tensor-icon',
+    );
+    const name = h(
+      'span',
+      {
+        className: 'cell name',
+        style: `padding-left:${4 + row.depth * INDENT}px`,
+        title: row.path,
+      },
+      twisty,
+      kindIcon,
+      h('span', { className: 'label' }, highlighted(row.label, row.match)),
+      isGroup ? h('span', { className: 'muted count' }, ` ${formatInt(row.totals.tensors)}`) : null,
+    );
+    return h(
+      'div',
+      {
+        className: `row ${isGroup ? 'group' : 'tensor'}${index === this.selected ? ' selected' : ''}`,
+        style: `top:${index * ROW_HEIGHT}px`,
+        role: 'treeitem',
+        'aria-level': row.depth + 1,
+        'aria-expanded': isGroup ? String(Boolean(row.expanded)) : undefined,
+        'aria-selected': String(index === this.selected),
+        'data-testid': 'tree-row',
+        'data-kind': row.kind,
+        'data-path': row.path,
+        'data-index': index,
+        'data-id': row.id,
+      },
+      name,
+      h('span', { className: 'cell dtype' }, row.dtype ?? ''),
+      h(
+        'span',
+        { className: 'cell shape', title: row.shape ? formatShape(row.shape) : '' },
+        row.shape ? formatShape(row.shape) : '',
+      ),
+      h(
+        'span',
+        { className: 'cell num', title: formatInt(row.totals.params) },
+        formatInt(row.totals.params),
+      ),
+      h(
+        'span',
+        { className: 'cell num', title: `${formatInt(row.totals.bytes)} bytes` },
+        formatBytes(row.totals.bytes),
+      ),
+    );
+  }
+
+  private rowAt(index: number): TreeRowDto | undefined {
+    return this.pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+  }
+
+  private onClick(e: MouseEvent): void {
+    const el = (e.target as HTMLElement).closest<HTMLElement>('[data-testid=tree-row]');
+    if (!el) return;
+    const index = Number(el.dataset.index);
+    this.select(index);
+    const row = this.rowAt(index);
+    if (row?.kind === 'group') void this.apply(this.rpc.request('setExpanded', { id: row.id }));
+  }
+
+  private select(index: number): void {
+    this.selected = Math.max(0, Math.min(index, this.state.rowCount - 1));
+    const top = this.selected * ROW_HEIGHT;
+    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
+    else if (top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight) {
+      this.viewport.scrollTop = top + ROW_HEIGHT - this.viewport.clientHeight;
+    }
+    this.queueRender();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
+    const row = this.rowAt(this.selected);
+    const keys: Record<string, () => void> = {
+      ArrowDown: () => this.select(this.selected + 1),
+      ArrowUp: () => this.select(this.selected - 1),
+      PageDown: () => this.select(this.selected + page),
+      PageUp: () => this.select(this.selected - page),
+      Home: () => this.select(0),
+      End: () => this.select(this.state.rowCount - 1),
+      ArrowRight: () => {
+        if (row?.kind === 'group' && !row.expanded)
+          void this.apply(this.rpc.request('setExpanded', { id: row.id, expanded: true }));
+        else this.select(this.selected + 1);
+      },
+      ArrowLeft: () => {
+        if (row?.kind === 'group' && row.expanded)
+          void this.apply(this.rpc.request('setExpanded', { id: row.id, expanded: false }));
+        else if (row) this.selectParent(row);
+      },
+      Enter: () => {
+        if (row?.kind === 'group') void this.apply(this.rpc.request('setExpanded', { id: row.id }));
+      },
+    };
+    if ((e.ctrlKey || e.metaKey) && e.key === 'c' && row) {
+      e.preventDefault();
+      void this.rpc.request('copyText', { text: row.path, what: `"${row.path}"` });
+      return;
+    }
+    const action = keys[e.key];
+    if (action) {
+      e.preventDefault();
+      action();
+    }
+  }
+
+  private selectParent(row: TreeRowDto): void {
+    for (let i = this.selected - 1; i >= 0; i--) {
+      const r = this.rowAt(i);
+      if (!r) return;
+      if (r.depth < row.depth) {
+        this.select(i);
+        return;
+      }
+    }
+  }
+}
