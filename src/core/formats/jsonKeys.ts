@@ -39,6 +39,45 @@ function closingQuote(text: string, start: number): number {
   return text.length;
 }
 
+/**
+ * Counts the keys of every object in a JSON text without building anything: a key is a string followed
+ * by a colon. Fast enough to run on every header; compare it with `countParsedKeys` of the parsed value,
+ * and only when they differ (JSON.parse dropped a duplicate) run `findDuplicateKey` to name it.
+ */
+export function countTextKeys(text: string): number {
+  let keys = 0;
+  let i = text.indexOf('"');
+  while (i !== -1) {
+    const end = closingQuote(text, i);
+    let k = end + 1;
+    let c = text.charCodeAt(k);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++k);
+    if (c === COLON) keys++;
+    i = text.indexOf('"', end + 1);
+  }
+  return keys;
+}
+
+/** Keys of every object in a parsed JSON value; iterative, so depth is no risk. */
+export function countParsedKeys(value: unknown): number {
+  let keys = 0;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const x of v) if (x !== null && typeof x === 'object') stack.push(x);
+    } else {
+      for (const k in v) {
+        keys++;
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== null && typeof x === 'object') stack.push(x);
+      }
+    }
+  }
+  return keys;
+}
+
 export function findDuplicateKey(text: string): DuplicateKey | undefined {
   const stack: Frame[] = [];
   let expectKey = false;

@@ -8,7 +8,7 @@ import {
 } from './checkpoint.js';
 import { DTYPE_BITS, isDType, type DType } from './dtypes.js';
 import { CheckpointError } from './errors.js';
-import { findDuplicateKey } from './jsonKeys.js';
+import { countTextKeys, findDuplicateKey } from './jsonKeys.js';
 
 /** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -21,12 +21,17 @@ const fail = (
   subject?: string,
 ) => new CheckpointError(code, message, subject);
 
-interface RawEntry {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: number[];
-  readonly begin: number;
-  readonly end: number;
+/** A tensor being validated: a TensorInfo whose counts are filled in by validateLayout. */
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Offsets relative to the data section, as the header gives them. */
+  begin: number;
+  end: number;
+  offset: number;
+  byteLength: number;
+  parameterCount: number;
 }
 
 /** A JSON value must be a non-negative integer that JavaScript holds exactly. */
@@ -43,18 +48,31 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-function parseEntry(name: string, value: unknown): RawEntry {
-  const bad = (what: string) =>
-    fail('InvalidHeaderDeserialization', `invalid JSON in header: tensor "${name}" ${what}`, name);
+function badEntry(name: string, what: string): CheckpointError {
+  return fail(
+    'InvalidHeaderDeserialization',
+    `invalid JSON in header: tensor "${name}" ${what}`,
+    name,
+  );
+}
+
+// One object per tensor and no closures: headers can list 100,000+ tensors.
+function parseEntry(name: string, value: unknown, dataStart: number): Entry {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw bad(`must be an object with dtype, shape and data_offsets, but is ${describe(value)}`);
+    throw badEntry(
+      name,
+      `must be an object with dtype, shape and data_offsets, but is ${describe(value)}`,
+    );
   }
   const entry = value as Record<string, unknown>;
-  const { dtype, shape, data_offsets: offsets } = entry;
-  if (dtype === undefined) throw bad('has no "dtype"');
-  if (shape === undefined) throw bad('has no "shape"');
-  if (offsets === undefined) throw bad('has no "data_offsets"');
-  if (typeof dtype !== 'string') throw bad(`has a dtype that is ${describe(dtype)}, not a string`);
+  const dtype = entry.dtype;
+  const shape = entry.shape;
+  const offsets = entry.data_offsets;
+  if (dtype === undefined) throw badEntry(name, 'has no "dtype"');
+  if (shape === undefined) throw badEntry(name, 'has no "shape"');
+  if (offsets === undefined) throw badEntry(name, 'has no "data_offsets"');
+  if (typeof dtype !== 'string')
+    throw badEntry(name, `has a dtype that is ${describe(dtype)}, not a string`);
   if (!isDType(dtype)) {
     throw fail(
       'UnknownDtype',
@@ -62,23 +80,55 @@ function parseEntry(name: string, value: unknown): RawEntry {
       name,
     );
   }
-  if (!Array.isArray(shape)) throw bad(`has a shape that is ${describe(shape)}, not an array`);
-  for (const d of shape) {
-    if (!isIndex(d))
-      throw bad(
+  if (!Array.isArray(shape))
+    throw badEntry(name, `has a shape that is ${describe(shape)}, not an array`);
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (!isIndex(d)) {
+      throw badEntry(
+        name,
         `has a shape dimension that is ${describe(d)}; dimensions must be integers from 0 to 2^53−1`,
       );
+    }
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2) {
-    throw bad('must have data_offsets [begin, end]');
-  }
-  const [begin, end] = offsets as unknown[];
+  if (!Array.isArray(offsets) || offsets.length !== 2)
+    throw badEntry(name, 'must have data_offsets [begin, end]');
+  const begin: unknown = offsets[0];
+  const end: unknown = offsets[1];
   if (!isIndex(begin) || !isIndex(end)) {
-    throw bad(
+    throw badEntry(
+      name,
       `has data_offsets [${describe(begin)}, ${describe(end)}]; offsets must be integers from 0 to 2^53−1`,
     );
   }
-  return { name, dtype, shape: shape as number[], begin, end };
+  return makeEntry(name, dtype, shape as number[], begin, end, dataStart);
+}
+
+function makeEntry(
+  name: string,
+  dtype: string,
+  shape: number[],
+  begin: number,
+  end: number,
+  dataStart: number,
+): Entry {
+  if (!isDType(dtype)) {
+    throw fail(
+      'UnknownDtype',
+      `tensor "${name}" has the unknown dtype "${dtype}" (known: ${Object.keys(DTYPE_BITS).join(', ')})`,
+      name,
+    );
+  }
+  return {
+    name,
+    dtype,
+    shape,
+    begin,
+    end,
+    offset: dataStart + begin,
+    byteLength: end - begin,
+    parameterCount: 0,
+  };
 }
 
 function parseMetadata(value: unknown): Record<string, string> {
@@ -118,7 +168,7 @@ function parseMetadata(value: unknown): Record<string, string> {
 }
 
 /** Element count, or a ValidationOverflow/TensorInvalidInfo error when it cannot be held exactly. */
-function elementCount(e: RawEntry): number {
+function elementCount(e: Entry): number {
   let n = 1;
   for (const d of e.shape) n *= d;
   if (Number.isSafeInteger(n)) return n;
@@ -140,13 +190,16 @@ function elementCount(e: RawEntry): number {
  * Validates the header in the crate's order (tensor.rs `Metadata::validate`), with offsets relative to
  * the data section, and returns the tensors sorted by offset.
  */
-function validateLayout(entries: RawEntry[], headerLength: number, fileSize: number): TensorInfo[] {
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+function validateLayout(entries: Entry[], headerLength: number, fileSize: number): TensorInfo[] {
+  // Ties (zero-size tensors) by name, so the order never depends on how the header was parsed.
+  entries.sort(
+    (a, b) =>
+      a.begin - b.begin || a.end - b.end || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
   const dataStart = 8 + headerLength;
-  const tensors: TensorInfo[] = new Array<TensorInfo>(entries.length);
   let previousEnd = 0;
   for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as RawEntry;
+    const e = entries[i] as Entry;
     if (e.begin !== previousEnd || e.end < e.begin) {
       const why =
         e.end < e.begin
@@ -180,14 +233,7 @@ function validateLayout(entries: RawEntry[], headerLength: number, fileSize: num
         e.name,
       );
     }
-    tensors[i] = {
-      name: e.name,
-      dtype: e.dtype,
-      shape: e.shape,
-      offset: dataStart + e.begin,
-      byteLength: e.end - e.begin,
-      parameterCount: elements,
-    };
+    e.parameterCount = elements;
     previousEnd = e.end;
   }
   const dataBytes = fileSize - dataStart;
@@ -202,7 +248,7 @@ function validateLayout(entries: RawEntry[], headerLength: number, fileSize: num
       `incomplete metadata, file not fully covered: the header describes ${previousEnd} bytes of data, the file has ${dataBytes}; ${why}`,
     );
   }
-  return tensors;
+  return entries;
 }
 
 /** Parses and validates a header text; exported for tests and the fuzzer. */
@@ -211,6 +257,7 @@ export function parseHeader(
   headerLength: number,
   fileSize: number,
 ): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  const dataStart = 8 + headerLength;
   let root: unknown;
   try {
     root = JSON.parse(text);
@@ -223,21 +270,29 @@ export function parseHeader(
       `invalid JSON in header: the header must be a JSON object, but is ${describe(root)}`,
     );
   }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate) {
-    const where = duplicate.parentKey === undefined ? 'the header' : `"${duplicate.parentKey}"`;
-    throw fail(
-      'DuplicateKey',
-      `the key "${duplicate.key}" appears twice in ${where}; parsers disagree on which one wins, so the file is refused`,
-      duplicate.key,
-    );
-  }
   let metadata = Object.create(null) as Record<string, string>;
-  const entries: RawEntry[] = [];
-  for (const name of Object.keys(root)) {
+  const entries: Entry[] = [];
+  let names = 0;
+  for (const name in root) {
+    names++;
     const value = (root as Record<string, unknown>)[name];
     if (name === METADATA_KEY) metadata = parseMetadata(value);
-    else entries.push(parseEntry(name, value));
+    else entries.push(parseEntry(name, value, dataStart));
+  }
+  // JSON.parse keeps the last of two equal keys. Every entry has at least its 3 fields, so if the text
+  // holds no more keys than that, nothing was dropped; otherwise a full scan tells duplicates from
+  // harmless extra fields.
+  const minimumKeys = names + Object.keys(metadata).length + 3 * entries.length;
+  if (countTextKeys(text) !== minimumKeys) {
+    const duplicate = findDuplicateKey(text);
+    if (duplicate) {
+      const where = duplicate.parentKey === undefined ? 'the header' : `"${duplicate.parentKey}"`;
+      throw fail(
+        'DuplicateKey',
+        `the key "${duplicate.key}" appears twice in ${where}; parsers disagree on which one wins, so the file is refused`,
+        duplicate.key,
+      );
+    }
   }
   return { tensors: validateLayout(entries, headerLength, fileSize), metadata };
 }

@@ -1,0 +1,130 @@
+/**
+ * npm run bench: each figure is a ratio against a floor measured in the same run, on this machine,
+ * so the numbers mean the same on a laptop and in CI.
+ *
+ * 1. Header listing: a 20,000-tensor header over a sparse 10 GB file, opened and validated by
+ *    LoRA Lens, against the floor "read the 8 + N header bytes and JSON.parse them".
+ * 2. Peak RSS of a fresh process that opens that file, against an empty Node process.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openCheckpointFile } from '../src/core/formats/index.js';
+
+const DIR = '.bench-tmp';
+const TENSORS = 20_000;
+const ROUNDS = 25;
+
+async function makeSparseFile(path: string): Promise<number> {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  const per = 512 * 512 * 2; // BF16 [512, 512]
+  const kinds = [
+    'self_attn.q_proj',
+    'self_attn.k_proj',
+    'self_attn.v_proj',
+    'self_attn.o_proj',
+    'mlp.gate_proj',
+    'mlp.up_proj',
+    'mlp.down_proj',
+    'input_layernorm',
+    'post_attention_layernorm',
+    'self_attn.rotary',
+  ];
+  for (let i = 0; i < TENSORS; i++) {
+    header[`model.layers.${Math.floor(i / kinds.length)}.${kinds[i % kinds.length]}.weight`] = {
+      dtype: 'BF16',
+      shape: [512, 512],
+      data_offsets: [i * per, (i + 1) * per],
+    };
+  }
+  let text = JSON.stringify(header);
+  text += ' '.repeat((8 - (text.length % 8)) % 8);
+  const bytes = Buffer.from(text);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(bytes.length));
+  const fh = await open(path, 'w');
+  await fh.write(prefix, 0, 8, 0);
+  await fh.write(bytes, 0, bytes.length, 8);
+  await fh.truncate(8 + bytes.length + TENSORS * per);
+  await fh.close();
+  return 8 + bytes.length + TENSORS * per;
+}
+
+async function floor(path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  const prefix = Buffer.alloc(8);
+  await fh.read(prefix, 0, 8, 0);
+  const n = Number(prefix.readBigUInt64LE());
+  const header = Buffer.alloc(n);
+  await fh.read(header, 0, n, 8);
+  await fh.close();
+  return Object.keys(JSON.parse(header.toString('utf8')) as object).length;
+}
+
+async function ours(path: string): Promise<number> {
+  const ckpt = await openCheckpointFile(path);
+  await ckpt.close();
+  return ckpt.tensors.length;
+}
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+/** Peak RSS of a child process running this same bundle in the given mode. */
+function peakRss(mode: string, path: string): number {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), mode, path], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim().split('\n').pop()) / 1024; // KiB → MiB
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DIR, { recursive: true });
+  const path = join(DIR, 'sparse-10g.safetensors');
+  try {
+    const size = await makeSparseFile(path);
+    console.log(
+      `header listing: ${TENSORS.toLocaleString('en-US')} tensors over a sparse ${(size / 1e9).toFixed(1)} GB file, median of ${ROUNDS}`,
+    );
+    for (let i = 0; i < 3; i++) {
+      await floor(path);
+      await ours(path);
+    }
+    const f = await median(() => floor(path));
+    const o = await median(() => ours(path));
+    const ratio = o / f;
+    console.log(`  floor (read header + JSON.parse)  ${f.toFixed(1)} ms`);
+    console.log(`  lora-lens open + validate         ${o.toFixed(1)} ms`);
+    console.log(
+      `  ratio                             ${ratio.toFixed(2)}×  (goal ≤ 1.5×) ${ratio <= 1.5 ? 'OK' : 'OVER'}`,
+    );
+
+    const empty = peakRss('--child-empty', path);
+    const rss = peakRss('--child-open', path);
+    console.log(
+      `peak RSS opening it in a fresh process: ${rss.toFixed(0)} MiB (an empty Node process: ${empty.toFixed(0)} MiB; goal ≤ 80 MB) ${rss <= 80 ? 'OK' : 'OVER'}`,
+    );
+  } finally {
+    if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
+  }
+}
+
+async function child(mode: string, path: string): Promise<void> {
+  if (mode === '--child-open') await ours(path);
+  console.log(process.resourceUsage().maxRSS);
+}
+
+const [mode, childPath] = process.argv.slice(2);
+if (mode && childPath) void child(mode, childPath);
+else void main();
