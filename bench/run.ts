@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openCheckpointFile } from '../src/core/formats/index.js';
 
 const DIR = '.bench-tmp';
@@ -82,7 +81,7 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
 
 /** Peak RSS of a child process running this same bundle in the given mode. */
 function peakRss(mode: string, path: string): number {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), mode, path], {
+  const r = spawnSync(process.execPath, [process.argv[1] as string, mode, path], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(r.stderr);

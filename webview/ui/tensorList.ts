@@ -36,7 +36,7 @@ export class TensorList {
     this.state = initial;
     this.filter = h('vscode-textfield', {
       'data-testid': 'filter',
-      placeholder: 'Filter tensors (fuzzy: "l0 q_proj", "lyr.3 mlp")',
+      placeholder: 'Filter tensors, e.g. "layers 3 q_proj" (fuzzy)',
       'aria-label': 'Filter tensors',
       className: 'filter',
     }) as HTMLElement & { value: string };
@@ -71,7 +71,13 @@ export class TensorList {
         () => this.setGrouping('tree'),
         'group-tree',
       ),
-      flat: toolButton('list-flat', 'List raw keys', () => this.setGrouping('flat'), 'group-flat'),
+      flat: toolButton(
+        'list-flat',
+        'List raw keys',
+        () => this.setGrouping('flat'),
+        'group-flat',
+        true,
+      ),
     };
     this.stats = h('div', {
       className: 'filter-stats',
@@ -188,7 +194,7 @@ export class TensorList {
       ? `${formatInt(shown.tensors)} of ${formatInt(total.tensors)} tensors match · ${formatCount(shown.params)} of ${formatCount(total.params)} params · ${formatBytes(shown.bytes)} of ${formatBytes(total.bytes)}`
       : `${formatInt(total.tensors)} tensors · ${formatInt(total.params)} params · ${formatBytes(total.bytes)}`;
     for (const g of ['tree', 'flat'] as const) {
-      this.groupButtons[g].toggleAttribute('checked', g === grouping);
+      (this.groupButtons[g] as HTMLElement & { checked: boolean }).checked = g === grouping;
       this.groupButtons[g].setAttribute('aria-pressed', String(g === grouping));
     }
     this.spacer.style.height = `${rowCount * ROW_HEIGHT}px`;

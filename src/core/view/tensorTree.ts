@@ -267,7 +267,15 @@ export class TensorTree {
       this.shown = this.total;
       return;
     }
-    const idxs = this.fuzzy.filter(this.names, this.query) ?? [];
+    let idxs = this.fuzzy.filter(this.names, this.query) ?? [];
+    // A number in the query is a layer or block index: "layers 3" means layer 3, not 13 or 30.
+    const numbers = this.query.split(/[^0-9A-Za-z]+/).filter((t) => /^\d+$/.test(t));
+    if (numbers.length) {
+      idxs = idxs.filter((i) => {
+        const segments = new Set((this.names[i] as string).split(/[._:/-]+/));
+        return numbers.every((n) => segments.has(n));
+      });
+    }
     this.matchedTensors = idxs;
     const tensorHit = new Uint8Array(this.tensors.length);
     let params = 0;
@@ -379,35 +387,49 @@ export class TensorTree {
     return this.tensorHit?.[index] === 1;
   }
 
-  /** Highlight ranges for the tensor rows of one page only: cheap however many rows match. */
+  /**
+   * Highlights for one page only, cheap however many rows match. Flat rows show the fuzzy matcher's own
+   * ranges over the full name; tree rows mark where the query's terms occur in their own label.
+   */
   private addHighlights(rows: TreeRow[]): void {
     if (!this.query || rows.length === 0) return;
-    const indices: number[] = [];
-    const rowOf: number[] = [];
-    rows.forEach((r, i) => {
-      const tensor = this.grouping === 'flat' ? r.id : (this.nodes[r.id] as TreeNode).tensor;
-      if (tensor >= 0 && this.isTensorHit(tensor)) {
-        indices.push(tensor);
-        rowOf.push(i);
-      }
+    if (this.grouping === 'flat') {
+      const indices = rows.map((r) => r.id).filter((i) => this.isTensorHit(i));
+      const info = this.fuzzy.info(indices, this.names, this.query);
+      const rangesOf = new Map<number, number[]>();
+      info.idx.forEach((tensor, k) => rangesOf.set(tensor, info.ranges[k] ?? []));
+      rows.forEach((row, i) => {
+        const ranges = rangesOf.get(row.id);
+        if (ranges?.length) rows[i] = { ...row, match: ranges };
+      });
+      return;
+    }
+    const terms = this.query
+      .toLowerCase()
+      .split(/[\s.]+/)
+      .filter((t) => t.length > 0);
+    rows.forEach((row, i) => {
+      const match = termRanges(row.label, terms);
+      if (match.length) rows[i] = { ...row, match };
     });
-    if (indices.length === 0) return;
-    const info = this.fuzzy.info(indices, this.names, this.query);
-    for (let k = 0; k < info.idx.length; k++) {
-      const tensor = info.idx[k] as number;
-      const rowIndex = rowOf[indices.indexOf(tensor)];
-      if (rowIndex === undefined) continue;
-      const row = rows[rowIndex] as TreeRow;
-      const name = this.names[tensor] as string;
-      const labelStart = name.length - row.label.length;
-      const ranges = info.ranges[k] ?? [];
-      const local: number[] = [];
-      for (let r = 0; r + 1 < ranges.length; r += 2) {
-        const s = Math.max((ranges[r] as number) - labelStart, 0);
-        const e = Math.min((ranges[r + 1] as number) - labelStart, row.label.length);
-        if (e > s) local.push(s, e);
-      }
-      if (local.length) rows[rowIndex] = { ...row, match: local };
+  }
+}
+
+/** [start, end) ranges where any term occurs in `label`, merged and sorted. */
+export function termRanges(label: string, terms: readonly string[]): number[] {
+  const lower = label.toLowerCase();
+  const hits: [number, number][] = [];
+  for (const term of terms) {
+    for (let at = lower.indexOf(term); at !== -1; at = lower.indexOf(term, at + term.length)) {
+      hits.push([at, at + term.length]);
     }
   }
+  hits.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [s, e] of hits) {
+    const last = out.length - 1;
+    if (last > 0 && s <= (out[last] as number)) out[last] = Math.max(out[last] as number, e);
+    else out.push(s, e);
+  }
+  return out;
 }

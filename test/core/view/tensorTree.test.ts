@@ -78,6 +78,20 @@ describe('TensorTree', () => {
     assert.equal(tree.setQuery('').rowCount, 5);
   });
 
+  it('treats numbers in the query as whole layer indices', () => {
+    const tree = new TensorTree(
+      tensors([
+        'm.layers.3.q.weight',
+        'm.layers.13.q.weight',
+        'm.layers.30.q.weight',
+        'lora_unet_down_blocks_3_attn.alpha',
+      ]),
+    );
+    assert.equal(tree.setQuery('layers 3 q').shown.tensors, 1);
+    assert.equal(tree.setQuery('blocks 3').shown.tensors, 1);
+    assert.equal(tree.setQuery('q').shown.tensors, 3);
+  });
+
   it('highlights the matched characters of the label', () => {
     const tree = new TensorTree(tensors(['a.alpha', 'a.beta']));
     tree.setQuery('beta');
