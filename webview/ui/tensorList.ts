@@ -54,12 +54,19 @@ export class TensorList {
         this.onFilterInput(0);
       }
     });
-    const toolButton = (iconName: string, label: string, onClick: () => void, testid: string) => {
+    const toolButton = (
+      iconName: string,
+      label: string,
+      onClick: () => void,
+      testid: string,
+      toggleable = false,
+    ) => {
       const b = h('vscode-toolbar-button', {
         icon: iconName,
         label,
         title: label,
         'data-testid': testid,
+        toggleable,
       });
       b.addEventListener('click', onClick);
       return b;
@@ -271,7 +278,13 @@ export class TensorList {
       twisty,
       kindIcon,
       h('span', { className: 'label' }, highlighted(row.label, row.match)),
-      isGroup ? h('span', { className: 'muted count' }, ` ${formatInt(row.totals.tensors)}`) : null,
+      isGroup
+        ? h(
+            'span',
+            { className: 'muted count' },
+            `${formatInt(row.totals.tensors)} ${row.totals.tensors === 1 ? 'tensor' : 'tensors'}`,
+          )
+        : null,
     );
     return h(
       'div',

@@ -1,42 +1,83 @@
 import type { ByteSource } from './byteSource.js';
-import type { DType } from './dtypes.js';
 
-export type CheckpointFormat = 'safetensors';
+export type CheckpointFormat = 'safetensors' | 'sharded-safetensors' | 'torch' | 'gguf' | 'onnx';
+
+/** What a tensor is for. Optimizer and scheduler state, buffers and the like are not model weights. */
+export type TensorRole = 'weight' | 'optimizer' | 'buffer' | 'other';
+
+/** One node that reads an ONNX initializer. */
+export interface TensorConsumer {
+  readonly op: string;
+  readonly node: string;
+}
+
+/** Where a PyTorch tensor's data sits: a storage record of the zip, at an element offset, with strides. */
+export interface TorchStorageRef {
+  readonly key: string;
+  readonly storageDtype: string;
+  readonly storageNumel: number;
+  readonly location: string;
+  /** Element offset of the tensor inside its storage. */
+  readonly storageOffset: number;
+  readonly stride: readonly number[];
+}
 
 /** One tensor as the file describes it. No data is read to build this. */
 export interface TensorInfo {
   readonly name: string;
-  readonly dtype: DType;
+  /**
+   * A safetensors dtype name (F32, BF16, F8_E4M3, …) for every format that has one; GGUF block types
+   * keep their ggml name (Q4_K, Q8_0, …).
+   */
+  readonly dtype: string;
   readonly shape: readonly number[];
-  /** Absolute byte offset of the tensor's data in the file. */
+  /**
+   * Absolute byte offset of the tensor's data in `file` (or in the checkpoint file itself), or -1 when
+   * the data is not one contiguous range of an uncompressed file.
+   */
   readonly offset: number;
   readonly byteLength: number;
   readonly parameterCount: number;
+  /** The file holding the data, relative to the checkpoint's folder, when it is not the opened file. */
+  readonly file?: string;
+  readonly role?: TensorRole;
+  readonly storage?: TorchStorageRef;
+  readonly consumers?: readonly TensorConsumer[];
 }
 
 export interface DtypeStats {
-  readonly dtype: DType;
+  readonly dtype: string;
   readonly tensors: number;
   readonly parameters: number;
   readonly bytes: number;
 }
+
+/** A plain value stored beside the tensors (epoch, step, hyper-parameters, config fields). */
+export type PlainValue =
+  null | boolean | number | string | PlainValue[] | { [key: string]: PlainValue };
 
 /** Everything known about a checkpoint from its header alone. */
 export interface CheckpointInfo {
   readonly format: CheckpointFormat;
   readonly name: string;
   readonly fileSize: number;
-  /** Bytes of header (including the length prefix for safetensors). */
+  /** Bytes read to describe the checkpoint (the header, for safetensors). */
   readonly headerByteLength: number;
   /** In file (data offset) order. */
   readonly tensors: readonly TensorInfo[];
-  /** String key/value pairs (`__metadata__` for safetensors). A null-prototype record. */
+  /** String key/value pairs (`__metadata__` for safetensors, KV pairs for GGUF). A null-prototype record. */
   readonly metadata: Readonly<Record<string, string>>;
   readonly parameterCount: number;
   /** Bytes of tensor data. */
   readonly dataBytes: number;
   /** Sorted by bytes, largest first. */
   readonly dtypes: readonly DtypeStats[];
+  /** Plain values by path (torch training checkpoints: `epoch`, `optimizer.param_groups.0.lr`, …). */
+  readonly values?: Readonly<Record<string, PlainValue>>;
+  /** Side files that describe the checkpoint (`config.json`, `adapter_config.json`), parsed. */
+  readonly configs?: Readonly<Record<string, PlainValue>>;
+  /** Things worth knowing that did not stop the file from opening. */
+  readonly warnings?: readonly string[];
 }
 
 /** An open checkpoint: its header facts plus on-demand access to tensor bytes. */
@@ -52,7 +93,7 @@ export interface ElementRange {
   readonly count: number;
 }
 
-/** Every checkpoint format implements this one interface. */
+/** Every single-file checkpoint format implements this one interface. */
 export interface CheckpointReader {
   readonly format: CheckpointFormat;
   /** Cheap check on the first bytes (up to 16) and the file name. */
@@ -61,7 +102,7 @@ export interface CheckpointReader {
 }
 
 export function summarizeDtypes(tensors: readonly TensorInfo[]): DtypeStats[] {
-  const acc = new Map<DType, { tensors: number; parameters: number; bytes: number }>();
+  const acc = new Map<string, { tensors: number; parameters: number; bytes: number }>();
   for (const t of tensors) {
     const s = acc.get(t.dtype) ?? { tensors: 0, parameters: 0, bytes: 0 };
     s.tensors++;

@@ -28,7 +28,8 @@ export type ReaderErrorCode =
   | 'UnsupportedFormat'
   | 'UnsupportedDtype'
   | 'FileTooLargeForWholeRead'
-  | 'InvalidRange';
+  | 'InvalidRange'
+  | 'InternalError';
 
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
@@ -63,5 +64,9 @@ export function toCheckpointError(e: unknown): CheckpointError {
       return new CheckpointError('UnsupportedFormat', 'expected a file, found a folder');
     return new CheckpointError('IoError', `${errno.code}: ${errno.message}`);
   }
-  return new CheckpointError('IoError', e instanceof Error ? e.message : String(e));
+  // Anything else is our bug, not the file's: say so rather than blame the file.
+  return new CheckpointError(
+    'InternalError',
+    `internal error: ${e instanceof Error ? e.message : String(e)}`,
+  );
 }

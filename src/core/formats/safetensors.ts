@@ -8,6 +8,7 @@ import {
 } from './checkpoint.js';
 import { DTYPE_BITS, isDType, type DType } from './dtypes.js';
 import { CheckpointError } from './errors.js';
+import { byteRangeOf } from './tensorRange.js';
 import { countTextKeys, findDuplicateKey } from './jsonKeys.js';
 
 /** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
@@ -367,24 +368,8 @@ class SafetensorsCheckpoint implements Checkpoint {
   }
 
   async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
-    if (!range) return this.source.read(tensor.offset, tensor.byteLength);
-    const { start, count } = range;
-    if (!isIndex(start) || !isIndex(count) || start + count > tensor.parameterCount) {
-      throw fail(
-        'InvalidRange',
-        `elements ${start}..${start + count} are outside tensor "${tensor.name}" (${tensor.parameterCount} elements)`,
-        tensor.name,
-      );
-    }
-    const bits = DTYPE_BITS[tensor.dtype];
-    if ((start * bits) % 8 !== 0 || (count * bits) % 8 !== 0) {
-      throw fail(
-        'MisalignedSlice',
-        `elements ${start}..${start + count} of ${tensor.dtype} tensor "${tensor.name}" do not start and end on byte boundaries`,
-        tensor.name,
-      );
-    }
-    return this.source.read(tensor.offset + (start * bits) / 8, (count * bits) / 8);
+    const { offset, length } = byteRangeOf(tensor, range);
+    return this.source.read(offset, length);
   }
 
   close(): Promise<void> {
