@@ -1,4 +1,5 @@
 import type { ByteSource } from './byteSource.js';
+import type { Siblings } from './files.js';
 
 export type CheckpointFormat = 'safetensors' | 'sharded-safetensors' | 'torch' | 'gguf' | 'onnx';
 
@@ -98,7 +99,12 @@ export interface CheckpointReader {
   readonly format: CheckpointFormat;
   /** Cheap check on the first bytes (up to 16) and the file name. */
   sniff(head: Uint8Array, fileName: string): boolean;
-  open(source: ByteSource): Promise<Checkpoint>;
+  /** `siblings` gives access to files next to the opened one (ONNX external data). */
+  open(source: ByteSource, context?: OpenContext): Promise<Checkpoint>;
+}
+
+export interface OpenContext {
+  readonly siblings?: Siblings;
 }
 
 export function summarizeDtypes(tensors: readonly TensorInfo[]): DtypeStats[] {

@@ -29,7 +29,8 @@ export type ReaderErrorCode =
   | 'UnsupportedDtype'
   | 'FileTooLargeForWholeRead'
   | 'InvalidRange'
-  | 'InternalError';
+  | 'InternalError'
+  | 'PathOutsideFolder';
 
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
