@@ -30,7 +30,25 @@ export type ReaderErrorCode =
   | 'FileTooLargeForWholeRead'
   | 'InvalidRange'
   | 'InternalError'
-  | 'PathOutsideFolder';
+  | 'PathOutsideFolder'
+  // Containers and other formats.
+  | 'Truncated'
+  | 'LimitExceeded'
+  | 'InvalidZip'
+  | 'InvalidPickle'
+  | 'ForbiddenGlobal'
+  | 'ForbiddenOpcode'
+  | 'StorageMismatch'
+  | 'UnsupportedTorchFormat'
+  | 'InvalidGguf'
+  | 'InvalidOnnx'
+  | 'ExternalDataMissing'
+  | 'InvalidIndex'
+  | 'MissingShard'
+  | 'ShardTensorMissing'
+  | 'TotalSizeMismatch'
+  | 'InvalidConfig'
+  | 'RemoteError';
 
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
