@@ -60,6 +60,20 @@ const summary: SummaryDto = {
   parameterCount: tensors.reduce((a, t) => a + t.parameterCount, 0),
   dtypes: [{ dtype: 'BF16', tensors: tensors.length, parameters: 0, bytes: offset - 4096 }],
   metadata: expandMetadata(metadata),
+  configs: [
+    {
+      key: 'adapter_config.json',
+      value: '',
+      length: 0,
+      truncated: false,
+      parsed: { r: 16, lora_alpha: 32, target_modules: ['q_proj', 'v_proj'] },
+    },
+  ],
+  values: [
+    { key: 'epoch', value: '3', length: 1, truncated: false },
+    { key: 'global_step', value: '1200', length: 4, truncated: false },
+  ],
+  warnings: ['TotalSizeMismatch: metadata.total_size says 12 bytes, the shards add up to 4096'],
   access: 'ranged',
   openMs: 3.2,
 };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Checkpoint } from '../core/formats/checkpoint.js';
+import type { Checkpoint, PlainValue, TensorInfo } from '../core/formats/checkpoint.js';
 import { formatBytes, formatCount, formatInt, formatShape } from '../shared/format.js';
 
 /** The `inspect --json` object: the CLI contract in docs/product.md. */
@@ -12,38 +12,76 @@ export interface InspectJson {
   parameterCount: number;
   dtypes: Record<string, number>;
   metadata: Record<string, string>;
-  tensors: { name: string; dtype: string; shape: number[]; offset: number; bytes: number }[];
+  tensors: InspectTensorJson[];
+  /** Tensors that are not model weights (optimizer and scheduler state). */
+  nonWeights: string[];
+  /** Plain values stored beside the tensors (epoch, step, hyper-parameters), by dotted path. */
+  values: Record<string, PlainValue>;
+  /** Side files (config.json, adapter_config.json), parsed. */
+  configs: Record<string, PlainValue>;
+  warnings: string[];
 }
 
-export function inspectJson(path: string, ckpt: Checkpoint): InspectJson {
-  const dtypes: Record<string, number> = {};
-  for (const d of ckpt.dtypes) dtypes[d.dtype] = d.tensors;
-  // A plain object is what JSON.stringify needs; keys such as "__proto__" stay data via defineProperty.
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ckpt.metadata)) {
-    Object.defineProperty(metadata, k, {
+export interface InspectTensorJson {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Absolute byte offset of the data in `file` (or the opened file); null when not one contiguous range. */
+  offset: number | null;
+  bytes: number;
+  file?: string;
+  role?: string;
+  consumers?: { op: string; node: string }[];
+}
+
+/** Copies into a plain object so keys such as "__proto__" stay data when serialised. */
+function plainRecord<T>(source: Readonly<Record<string, T>> | undefined): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(source ?? {})) {
+    Object.defineProperty(out, k, {
       value: v,
       enumerable: true,
       writable: true,
       configurable: true,
     });
   }
+  return out;
+}
+
+function tensorJson(t: TensorInfo): InspectTensorJson {
+  const out: InspectTensorJson = {
+    name: t.name,
+    dtype: t.dtype,
+    shape: [...t.shape],
+    offset: t.offset >= 0 ? t.offset : null,
+    bytes: t.byteLength,
+  };
+  if (t.file !== undefined) out.file = t.file;
+  if (t.role !== undefined && t.role !== 'weight') out.role = t.role;
+  if (t.consumers !== undefined)
+    out.consumers = t.consumers.map((c) => ({ op: c.op, node: c.node }));
+  return out;
+}
+
+export function inspectJson(path: string, ckpt: Checkpoint): InspectJson {
+  const dtypes: Record<string, number> = {};
+  for (const d of ckpt.dtypes) dtypes[d.dtype] = d.tensors;
   return {
     format: ckpt.format,
-    path: resolve(path),
+    path: /^hf:/.test(path) ? path : resolve(path),
     fileSize: ckpt.fileSize,
     headerBytes: ckpt.headerByteLength,
     tensorCount: ckpt.tensors.length,
     parameterCount: ckpt.parameterCount,
     dtypes,
-    metadata,
-    tensors: ckpt.tensors.map((t) => ({
-      name: t.name,
-      dtype: t.dtype,
-      shape: [...t.shape],
-      offset: t.offset,
-      bytes: t.byteLength,
-    })),
+    metadata: plainRecord(ckpt.metadata),
+    tensors: ckpt.tensors.map(tensorJson),
+    nonWeights: ckpt.tensors
+      .filter((t) => t.role !== undefined && t.role !== 'weight')
+      .map((t) => t.name),
+    values: plainRecord(ckpt.values),
+    configs: plainRecord(ckpt.configs),
+    warnings: [...(ckpt.warnings ?? [])],
   };
 }
 
@@ -63,7 +101,7 @@ const MAX_METADATA_VALUE = 100;
 /** A summary a person reads in a terminal: figures first, then metadata, then the tensors. */
 export function inspectText(path: string, ckpt: Checkpoint, limit: number): string {
   const lines: string[] = [];
-  lines.push(`${resolve(path)}`);
+  lines.push(/^hf:/.test(path) ? path : resolve(path));
   lines.push(
     ...table(
       [
@@ -76,6 +114,7 @@ export function inspectText(path: string, ckpt: Checkpoint, limit: number): stri
       new Set(),
     ),
   );
+  for (const w of ckpt.warnings ?? []) lines.push(`  warning: ${w}`);
   if (ckpt.dtypes.length) {
     lines.push('', 'dtypes');
     lines.push(

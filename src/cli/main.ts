@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { openCheckpointFile } from '../core/formats/index.js';
+import { DEFAULT_HUB_ENDPOINT, openPath } from '../core/formats/index.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
 import { inspectJson, inspectText } from './inspectReport.js';
 
@@ -13,7 +13,11 @@ export const EXIT_INVALID = 2;
 const USAGE = `lora-lens ${VERSION}: inspect LoRA adapters and checkpoints
 
 Usage:
-  lora-lens inspect <file> [--json] [--all | --limit N]
+  lora-lens inspect <path> [--json] [--all | --limit N]
+
+  <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
+  shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
+  repo as hf:org/name[@revision].
 
 Commands:
   inspect   Read a checkpoint's header (never its weights) and print its summary,
@@ -23,6 +27,8 @@ Options:
   --json       Print exactly one JSON object on stdout.
   --all        List every tensor (text mode lists the first 50).
   --limit N    List the first N tensors in text mode.
+  --hub-endpoint URL   Hub endpoint (default $HF_ENDPOINT or ${DEFAULT_HUB_ENDPOINT}).
+               The Hub token is read from $HF_TOKEN.
   -h, --help   Show this help.
   -v, --version
 
@@ -54,6 +60,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         json: { type: 'boolean' },
         all: { type: 'boolean' },
         limit: { type: 'string' },
+        'hub-endpoint': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -86,6 +93,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           rest,
           json,
           values.all === true ? Infinity : parseLimit(values.limit),
+          values['hub-endpoint'],
         );
       default:
         throw new UsageError(`unknown command "${command}" (try: lora-lens --help)`);
@@ -105,11 +113,21 @@ function parseLimit(value: string | undefined): number {
   return n;
 }
 
-async function inspect(io: Io, args: string[], json: boolean, limit: number): Promise<number> {
+async function inspect(
+  io: Io,
+  args: string[],
+  json: boolean,
+  limit: number,
+  hubEndpoint: string | undefined,
+): Promise<number> {
   if (args.length !== 1)
-    throw new UsageError(args.length === 0 ? 'inspect needs a file' : 'inspect takes one file');
+    throw new UsageError(args.length === 0 ? 'inspect needs a path' : 'inspect takes one path');
   const path = args[0] as string;
-  const ckpt = await openCheckpointFile(path);
+  const token = process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
+  const endpoint = hubEndpoint ?? process.env.HF_ENDPOINT;
+  const ckpt = await openPath(path, {
+    hub: { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) },
+  });
   try {
     io.out(
       json ? JSON.stringify(inspectJson(path, ckpt), null, 2) : inspectText(path, ckpt, limit),

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { toCheckpointError, type CheckpointError } from '../core/formats/errors.js';
-import { openCheckpoint } from '../core/formats/index.js';
 import { expandMetadata } from '../core/view/metadata.js';
 import { TensorTree } from '../core/view/tensorTree.js';
 import type { SummaryDto } from '../shared/protocol.js';
@@ -59,15 +58,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   private async load(): Promise<LoadResult> {
     try {
-      const { value, ms } = await timed(`open ${this.uri.toString(true)}`, async () => {
-        const { source, access } = await openUri(this.uri);
-        try {
-          return { checkpoint: await openCheckpoint(source), access };
-        } catch (e) {
-          await source.close();
-          throw e;
-        }
-      });
+      const { value, ms } = await timed(`open ${this.uri.toString(true)}`, () => openUri(this.uri));
       const { checkpoint, access } = value;
       const summary: SummaryDto = {
         fileName: this.fileName,
@@ -79,6 +70,22 @@ export class CheckpointDocument implements vscode.CustomDocument {
         parameterCount: checkpoint.parameterCount,
         dtypes: checkpoint.dtypes,
         metadata: expandMetadata(checkpoint.metadata),
+        configs: Object.entries(checkpoint.configs ?? {}).map(([key, value]) => ({
+          key,
+          value: JSON.stringify(value),
+          length: 0,
+          truncated: false,
+          parsed: value,
+        })),
+        warnings: [...(checkpoint.warnings ?? [])],
+        values: Object.entries(checkpoint.values ?? {})
+          .slice(0, 500)
+          .map(([key, value]) => ({
+            key,
+            value: typeof value === 'string' ? value : JSON.stringify(value),
+            length: 0,
+            truncated: false,
+          })),
         access,
         openMs: ms,
       };

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { inspectJson } from '../cli/inspectReport.js';
 import type { CheckpointEditorProvider } from './editorProvider.js';
-import { VIEW_TYPE } from './editorProvider.js';
+import { viewTypeFor } from './editorProvider.js';
 import { log } from './log.js';
 
 /** Palette and menu commands. Each does real work or says clearly why it cannot. */
@@ -15,13 +15,15 @@ export function registerCommands(
       if (!target) {
         const picked = await vscode.window.showOpenDialog({
           canSelectMany: false,
-          filters: { Checkpoints: ['safetensors'] },
+          filters: {
+            Checkpoints: ['safetensors', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx', 'json'],
+          },
           title: 'Open with LoRA Lens',
         });
         if (!picked?.[0]) return;
-        return vscode.commands.executeCommand('vscode.openWith', picked[0], VIEW_TYPE);
+        return vscode.commands.executeCommand('vscode.openWith', picked[0], viewTypeFor(picked[0]));
       }
-      return vscode.commands.executeCommand('vscode.openWith', target, VIEW_TYPE);
+      return vscode.commands.executeCommand('vscode.openWith', target, viewTypeFor(target));
     }),
     vscode.commands.registerCommand('loraLens.copySummaryJson', async () => {
       const doc = provider.activeDocument;

@@ -12,6 +12,12 @@ import { log } from './log.js';
 import { editorHtml, webviewOptions } from './webviewHtml.js';
 
 export const VIEW_TYPE = 'loraLens.checkpoint';
+/** The same editor, offered through "Open With…" for formats other tools also open. */
+export const OTHER_VIEW_TYPE = 'loraLens.checkpointOther';
+
+export function viewTypeFor(uri: { path: string }): string {
+  return /\.safetensors$/i.test(uri.path) ? VIEW_TYPE : OTHER_VIEW_TYPE;
+}
 const MAX_ROWS_PER_REQUEST = 2000;
 
 /** Read-only editor for checkpoint files. All parsing stays here; the webview pages through rows. */
@@ -26,12 +32,14 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri);
-    context.subscriptions.push(
-      vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, {
-        supportsMultipleEditorsPerDocument: true,
-        webviewOptions: { retainContextWhenHidden: false },
-      }),
-    );
+    for (const viewType of [VIEW_TYPE, OTHER_VIEW_TYPE]) {
+      context.subscriptions.push(
+        vscode.window.registerCustomEditorProvider(viewType, provider, {
+          supportsMultipleEditorsPerDocument: true,
+          webviewOptions: { retainContextWhenHidden: false },
+        }),
+      );
+    }
     return provider;
   }
 

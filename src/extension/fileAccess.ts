@@ -1,12 +1,14 @@
 import * as vscode from 'vscode';
-import { FileByteSource, MemoryByteSource, type ByteSource } from '../core/formats/byteSource.js';
+import { MemoryByteSource } from '../core/formats/byteSource.js';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
+import { openCheckpoint, openPath } from '../core/formats/index.js';
 import { formatBytes } from '../shared/format.js';
 import { maxNonFileReadBytes } from './settings.js';
 
-export interface OpenedSource {
-  readonly source: ByteSource;
-  /** `ranged`: positioned reads of a local file; `whole`: read through workspace.fs in one go. */
+export interface OpenedCheckpoint {
+  readonly checkpoint: Checkpoint;
+  /** `ranged`: positioned reads of local files; `whole`: read through workspace.fs in one go. */
   readonly access: 'ranged' | 'whole';
 }
 
@@ -15,13 +17,12 @@ function fileName(uri: vscode.Uri): string {
 }
 
 /**
- * Local files are read by range, whatever their size. Other schemes (virtual workspaces, remote file
- * systems without a local path) can only be read whole, so a size setting guards them.
+ * Local files are read by range, whatever their size, with their folder at hand (shards, ONNX external
+ * data, adapter_config.json). Other schemes (virtual workspaces) can only be read whole, so a size
+ * setting guards them, and sibling files are not followed.
  */
-export async function openUri(uri: vscode.Uri): Promise<OpenedSource> {
-  if (uri.scheme === 'file') {
-    return { source: await FileByteSource.open(uri.fsPath), access: 'ranged' };
-  }
+export async function openUri(uri: vscode.Uri): Promise<OpenedCheckpoint> {
+  if (uri.scheme === 'file') return { checkpoint: await openPath(uri.fsPath), access: 'ranged' };
   let size: number;
   try {
     size = (await vscode.workspace.fs.stat(uri)).size;
@@ -36,6 +37,6 @@ export async function openUri(uri: vscode.Uri): Promise<OpenedSource> {
         `that is over the ${formatBytes(limit)} limit set by loraLens.maxNonFileReadBytes. Raise the setting, or open a local copy.`,
     );
   }
-  const bytes = await vscode.workspace.fs.readFile(uri);
-  return { source: new MemoryByteSource(bytes, fileName(uri)), access: 'whole' };
+  const source = new MemoryByteSource(await vscode.workspace.fs.readFile(uri), fileName(uri));
+  return { checkpoint: await openCheckpoint(source), access: 'whole' };
 }

@@ -37,6 +37,10 @@ export interface TreeRowDto {
   readonly dtype?: string;
   readonly shape?: readonly number[];
   readonly match?: readonly number[];
+  /** Not a model weight: optimizer or scheduler state, a buffer. */
+  readonly role?: string;
+  /** The file holding the data (a shard, ONNX external data). */
+  readonly file?: string;
 }
 
 export type JsonValue =
@@ -67,6 +71,12 @@ export interface SummaryDto {
   readonly parameterCount: number;
   readonly dtypes: readonly DtypeStatsDto[];
   readonly metadata: readonly MetadataEntryDto[];
+  /** Side files such as config.json and adapter_config.json, parsed. */
+  readonly configs: readonly MetadataEntryDto[];
+  /** Plain values stored beside the tensors (epoch, step, hyper-parameters). */
+  readonly values: readonly MetadataEntryDto[];
+  /** Problems that did not stop the file from opening. */
+  readonly warnings: readonly string[];
   /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
   readonly access: 'ranged' | 'whole';
   readonly openMs: number;

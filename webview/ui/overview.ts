@@ -126,6 +126,24 @@ function metadataSection(entries: readonly MetadataEntryDto[], rpc: Rpc): HTMLEl
   );
 }
 
+function entriesSection(
+  title: string,
+  testid: string,
+  entries: readonly MetadataEntryDto[],
+  rpc: Rpc,
+): HTMLElement {
+  return h(
+    'section',
+    { 'data-testid': testid, 'aria-label': title },
+    h('h2', null, `${title} `, h('span', { className: 'muted' }, `(${entries.length})`)),
+    h(
+      'table',
+      { className: 'grid metadata-table' },
+      h('tbody', null, ...entries.map((e) => metadataRow(e, rpc))),
+    ),
+  );
+}
+
 function metadataRow(entry: MetadataEntryDto, rpc: Rpc): HTMLElement {
   const cell = h('td', { className: 'meta-value' });
   const fill = (e: MetadataEntryDto) => {

@@ -273,11 +273,12 @@ export class TensorList {
       {
         className: 'cell name',
         style: `padding-left:${4 + row.depth * INDENT}px`,
-        title: row.path,
+        title: row.file ? `${row.path}\nin ${row.file}` : row.path,
       },
       twisty,
       kindIcon,
       h('span', { className: 'label' }, highlighted(row.label, row.match)),
+      row.role ? h('span', { className: 'role-tag', title: 'Not a model weight' }, row.role) : null,
       isGroup
         ? h(
             'span',

@@ -1,17 +1,25 @@
 import { FileByteSource, type ByteSource } from './byteSource.js';
-import type { Checkpoint, CheckpointReader } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
-import { safetensorsReader } from './safetensors.js';
+import { READERS } from './open.js';
 
 export * from './byteSource.js';
 export * from './checkpoint.js';
 export * from './decode.js';
 export * from './dtypes.js';
 export * from './errors.js';
+export * from './files.js';
+export { DEFAULT_HUB_ENDPOINT, HubRepo, parseHubRef, type HubOptions } from './hub.js';
+export {
+  openFileIn,
+  openFolder,
+  openPath,
+  READERS,
+  registerReader,
+  type OpenOptions,
+} from './open.js';
 export { MAX_HEADER_SIZE, openSafetensors, parseHeader } from './safetensors.js';
-
-/** Every reader, tried in order. Later formats register here. */
-export const READERS: readonly CheckpointReader[] = [safetensorsReader];
+export { isShardIndexName, openShardedIndex } from './sharded.js';
 
 /** Opens a checkpoint from any byte source, choosing the reader by name and magic bytes. */
 export async function openCheckpoint(source: ByteSource): Promise<Checkpoint> {
@@ -20,7 +28,7 @@ export async function openCheckpoint(source: ByteSource): Promise<Checkpoint> {
   if (!reader) {
     throw new CheckpointError(
       'UnsupportedFormat',
-      `${source.name} is not a checkpoint format LoRA Lens reads (supported: .safetensors)`,
+      `${source.name} is not a checkpoint format LoRA Lens reads (supported: ${READERS.map((r) => r.format).join(', ')})`,
     );
   }
   return reader.open(source);

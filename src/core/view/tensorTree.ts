@@ -29,6 +29,17 @@ export interface TreeRow {
   readonly shape?: readonly number[];
   /** Character ranges of `label` that the filter matched, as [start, end) pairs. */
   readonly match?: readonly number[];
+  /** Not a model weight (optimizer state, buffers). */
+  readonly role?: string;
+  /** The file holding the data, when it is not the opened one. */
+  readonly file?: string;
+}
+
+function tensorExtras(t: TensorInfo): { role?: string; file?: string } {
+  return {
+    ...(t.role && t.role !== 'weight' ? { role: t.role } : {}),
+    ...(t.file !== undefined ? { file: t.file } : {}),
+  };
 }
 
 export interface TreeState {
@@ -358,7 +369,7 @@ export class TensorTree {
       path: n.path,
       ...(isGroup ? { expanded: this.isExpanded(id) } : {}),
       totals,
-      ...(t ? { dtype: t.dtype, shape: t.shape } : {}),
+      ...(t ? { dtype: t.dtype, shape: t.shape, ...tensorExtras(t) } : {}),
     };
   }
 
@@ -373,6 +384,7 @@ export class TensorTree {
       totals: { tensors: 1, params: t.parameterCount, bytes: t.byteLength },
       dtype: t.dtype,
       shape: t.shape,
+      ...tensorExtras(t),
     };
   }
 

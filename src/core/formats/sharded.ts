@@ -1,0 +1,215 @@
+import type {
+  Checkpoint,
+  CheckpointInfo,
+  ElementRange,
+  PlainValue,
+  TensorInfo,
+} from './checkpoint.js';
+import { summarizeDtypes } from './checkpoint.js';
+import { CheckpointError } from './errors.js';
+import { checkRelativePath, type Siblings } from './files.js';
+import { isPlainObject, readJsonFile } from './jsonFile.js';
+
+/** huggingface.js caps: an index is JSON, so bound what we parse. */
+const MAX_INDEX_BYTES = 250 * 1024 * 1024;
+const MAX_WEIGHT_MAP_ENTRIES = 1_000_000;
+const MAX_SHARDS = 10_000;
+
+export type OpenShard = (siblings: Siblings, shard: string) => Promise<Checkpoint>;
+
+export function isShardIndexName(name: string): boolean {
+  return /\.(safetensors|bin)\.index\.json$/i.test(name);
+}
+
+interface ParsedIndex {
+  readonly weightMap: Map<string, string>;
+  readonly shards: string[];
+  readonly metadata: Record<string, PlainValue>;
+  readonly totalSize: number | undefined;
+}
+
+function parseIndex(raw: unknown, indexName: string): ParsedIndex {
+  const bad = (what: string) =>
+    new CheckpointError('InvalidIndex', `${indexName}: ${what}`, indexName);
+  if (!isPlainObject(raw)) throw bad('the index must be a JSON object');
+  const map = raw.weight_map;
+  if (!isPlainObject(map)) throw bad('"weight_map" must be an object of tensor name → shard file');
+  const weightMap = new Map<string, string>();
+  const shards = new Set<string>();
+  for (const [tensor, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string' || shard.length === 0)
+      throw bad(`"weight_map" gives tensor "${tensor}" a shard that is not a file name`);
+    if (weightMap.size >= MAX_WEIGHT_MAP_ENTRIES)
+      throw new CheckpointError(
+        'LimitExceeded',
+        `${indexName}: more than ${MAX_WEIGHT_MAP_ENTRIES} weight_map entries`,
+      );
+    weightMap.set(tensor, checkRelativePath(shard, 'the model folder'));
+    shards.add(weightMap.get(tensor) as string);
+  }
+  if (shards.size > MAX_SHARDS)
+    throw new CheckpointError('LimitExceeded', `${indexName}: more than ${MAX_SHARDS} shards`);
+  const metadata: Record<string, PlainValue> = {};
+  if (raw.metadata !== undefined && !isPlainObject(raw.metadata))
+    throw bad('"metadata" must be an object');
+  for (const [k, v] of Object.entries(raw.metadata ?? {})) metadata[k] = v as PlainValue;
+  // Real indexes store total_size as a number, sometimes as a numeric string.
+  const ts = metadata.total_size;
+  const totalSize =
+    typeof ts === 'number'
+      ? ts
+      : typeof ts === 'string' && /^\d+$/.test(ts)
+        ? Number(ts)
+        : undefined;
+  if (ts !== undefined && (totalSize === undefined || !Number.isSafeInteger(totalSize)))
+    throw bad('"metadata.total_size" must be a whole number of bytes');
+  return { weightMap, shards: [...shards].sort(), metadata, totalSize };
+}
+
+/**
+ * A sharded checkpoint (`model.safetensors.index.json`): reads the index and only the headers of its
+ * shards. A missing shard, or a weight_map entry that its shard does not hold, is a named error.
+ */
+export async function openShardedIndex(
+  siblings: Siblings,
+  indexName: string,
+  openShard: OpenShard,
+): Promise<Checkpoint> {
+  const indexSize = await siblings.size(indexName);
+  const index = parseIndex(
+    await readJsonFile(siblings, indexName, MAX_INDEX_BYTES, 'InvalidIndex'),
+    indexName,
+  );
+  const missing: string[] = [];
+  for (const shard of index.shards) if (!(await siblings.exists(shard))) missing.push(shard);
+  if (missing.length) {
+    throw new CheckpointError(
+      'MissingShard',
+      `${indexName} lists ${missing.length} shard${missing.length === 1 ? '' : 's'} that ${missing.length === 1 ? 'is' : 'are'} not in ${siblings.label}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+      missing[0],
+    );
+  }
+  const opened = new Map<string, Checkpoint>();
+  for (const shard of index.shards) {
+    try {
+      opened.set(shard, await openShard(siblings, shard));
+    } catch (e) {
+      await Promise.all([...opened.values()].map((c) => c.close()));
+      if (e instanceof CheckpointError)
+        throw new CheckpointError(e.code, `shard ${shard}: ${e.message}`, e.subject ?? shard);
+      throw e;
+    }
+  }
+  try {
+    return new ShardedCheckpoint(indexName, indexSize, index, opened);
+  } catch (e) {
+    await Promise.all([...opened.values()].map((c) => c.close()));
+    throw e;
+  }
+}
+
+class ShardedCheckpoint implements Checkpoint {
+  readonly format = 'sharded-safetensors' as const;
+  readonly name: string;
+  readonly fileSize: number;
+  readonly headerByteLength: number;
+  readonly tensors: readonly TensorInfo[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly parameterCount: number;
+  readonly dataBytes: number;
+  readonly dtypes: CheckpointInfo['dtypes'];
+  readonly values: Readonly<Record<string, PlainValue>>;
+  readonly warnings: readonly string[];
+  private readonly byName = new Map<string, TensorInfo>();
+
+  constructor(
+    indexName: string,
+    indexSize: number,
+    index: ParsedIndex,
+    private readonly shards: Map<string, Checkpoint>,
+  ) {
+    this.name = indexName;
+    const warnings: string[] = [];
+    const tensors: TensorInfo[] = [];
+    for (const [tensorName, shard] of index.weightMap) {
+      const ckpt = shards.get(shard) as Checkpoint;
+      let t: TensorInfo;
+      try {
+        t = ckpt.tensor(tensorName);
+      } catch {
+        throw new CheckpointError(
+          'ShardTensorMissing',
+          `${indexName} says tensor "${tensorName}" is in ${shard}, but that shard does not hold it`,
+          tensorName,
+        );
+      }
+      tensors.push({ ...t, file: shard });
+    }
+    for (const [shard, ckpt] of shards) {
+      const extra = ckpt.tensors.filter((t) => index.weightMap.get(t.name) !== shard);
+      if (extra.length)
+        warnings.push(
+          `${shard} holds ${extra.length} tensor(s) the index does not list (e.g. "${extra[0]?.name}"); they are not shown`,
+        );
+    }
+    tensors.sort((a, b) =>
+      a.file === b.file ? a.offset - b.offset : (a.file as string) < (b.file as string) ? -1 : 1,
+    );
+    this.tensors = tensors;
+    for (const t of tensors) this.byName.set(t.name, t);
+    let params = 0;
+    let bytes = 0;
+    for (const t of tensors) {
+      params += t.parameterCount;
+      bytes += t.byteLength;
+    }
+    this.parameterCount = params;
+    this.dataBytes = bytes;
+    if (index.totalSize !== undefined && index.totalSize !== bytes) {
+      warnings.push(
+        `TotalSizeMismatch: metadata.total_size says ${index.totalSize} bytes, the shards' tensors add up to ${bytes}`,
+      );
+    }
+    let fileSize = indexSize;
+    let headerBytes = indexSize;
+    for (const c of shards.values()) {
+      fileSize += c.fileSize;
+      headerBytes += c.headerByteLength;
+    }
+    this.fileSize = fileSize;
+    this.headerByteLength = headerBytes;
+    this.dtypes = summarizeDtypes(tensors);
+    const metadata = Object.create(null) as Record<string, string>;
+    const set = (k: string, v: string) =>
+      Object.defineProperty(metadata, k, { value: v, enumerable: true });
+    for (const [k, v] of Object.entries(index.metadata))
+      set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    set('shards', String(shards.size));
+    const first = shards.values().next().value as Checkpoint | undefined;
+    for (const [k, v] of Object.entries(first?.metadata ?? {})) if (!(k in metadata)) set(k, v);
+    this.metadata = metadata;
+    this.values = index.metadata;
+    this.warnings = warnings;
+  }
+
+  tensor(name: string): TensorInfo {
+    const t = this.byName.get(name);
+    if (!t) throw new CheckpointError('TensorNotFound', `tensor "${name}" not found`, name);
+    return t;
+  }
+
+  readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+    const shard = this.shards.get(tensor.file ?? '');
+    if (!shard)
+      throw new CheckpointError(
+        'TensorNotFound',
+        `tensor "${tensor.name}" is in no open shard`,
+        tensor.name,
+      );
+    return shard.readTensorBytes(shard.tensor(tensor.name), range);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.shards.values()].map((c) => c.close()));
+  }
+}

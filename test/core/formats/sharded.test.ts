@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  CheckpointError,
+  openPath,
+  type ReaderErrorCode,
+} from '../../../src/core/formats/index.js';
+
+const FIXTURE = 'test/fixtures/sharded/safetensors';
+const expected = JSON.parse(readFileSync('test/fixtures/sharded/expected.json', 'utf8')) as {
+  shards: string[];
+  total_size: number;
+  tensor_count: number;
+  parameter_count: number;
+  tensors: Record<string, { shard: string; dtype: string; shape: number[] }>;
+};
+
+async function rejectsWith(target: string, code: ReaderErrorCode, part?: RegExp): Promise<void> {
+  await assert.rejects(openPath(target), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError, String(e));
+    assert.equal(e.code, code, e.message);
+    if (part) assert.match(e.message, part);
+    return true;
+  });
+}
+
+describe('sharded safetensors (save_pretrained with max_shard_size)', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lora-lens-shards-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens the index or its folder and lists every tensor in its shard', async () => {
+    for (const target of [join(FIXTURE, 'model.safetensors.index.json'), FIXTURE]) {
+      const ckpt = await openPath(target);
+      assert.equal(ckpt.format, 'sharded-safetensors');
+      assert.equal(ckpt.tensors.length, expected.tensor_count);
+      assert.equal(ckpt.parameterCount, expected.parameter_count);
+      assert.equal(ckpt.dataBytes, expected.total_size);
+      assert.equal(ckpt.metadata.shards, String(expected.shards.length));
+      assert.deepEqual(ckpt.warnings, []);
+      for (const t of ckpt.tensors) {
+        const e = expected.tensors[t.name];
+        assert.ok(e, t.name);
+        assert.equal(t.file, e.shard);
+        assert.equal(t.dtype, e.dtype);
+        assert.deepEqual(t.shape, e.shape);
+      }
+      const norm = ckpt.tensor('model.norm.weight');
+      const bytes = await ckpt.readTensorBytes(norm);
+      assert.equal(Buffer.from(bytes).readFloatLE(0), 1);
+      await ckpt.close();
+    }
+  });
+
+  it('names a missing shard', async () => {
+    const copy = join(dir, 'missing');
+    await cp(FIXTURE, copy, { recursive: true });
+    await unlink(join(copy, expected.shards[2] as string));
+    await rejectsWith(copy, 'MissingShard', new RegExp(expected.shards[2] as string));
+  });
+
+  it('names a weight_map entry that its shard does not hold', async () => {
+    const copy = join(dir, 'wrong-map');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    index.weight_map['model.norm.weight'] = expected.shards[0];
+    if (expected.tensors['model.norm.weight']?.shard === expected.shards[0])
+      index.weight_map['model.norm.weight'] = expected.shards[1];
+    await writeFile(indexPath, JSON.stringify(index));
+    await rejectsWith(copy, 'ShardTensorMissing', /model\.norm\.weight/);
+  });
+
+  it('warns when total_size disagrees with the shards', async () => {
+    const copy = join(dir, 'total');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    index.metadata.total_size = 12;
+    await writeFile(indexPath, JSON.stringify(index));
+    const ckpt = await openPath(copy);
+    assert.match(ckpt.warnings?.join('\n') ?? '', /TotalSizeMismatch/);
+    await ckpt.close();
+  });
+
+  it('refuses shard names that leave the folder, and malformed indexes', async () => {
+    const copy = join(dir, 'escape');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    await writeFile(indexPath, JSON.stringify({ weight_map: { w: '../../etc/passwd' } }));
+    await rejectsWith(copy, 'PathOutsideFolder');
+    await writeFile(indexPath, JSON.stringify({ weight_map: ['a'] }));
+    await rejectsWith(copy, 'InvalidIndex');
+    await writeFile(indexPath, '{"weight_map": ');
+    await rejectsWith(copy, 'InvalidIndex', /not valid JSON/);
+  });
+});
+
+describe('folders', () => {
+  it('opens a PEFT adapter folder with its adapter_config.json', async () => {
+    const ckpt = await openPath('samples/tiny-llama-lora');
+    assert.equal(ckpt.format, 'safetensors');
+    assert.equal(ckpt.tensors.length, 16);
+    const config = ckpt.configs?.['adapter_config.json'] as Record<string, unknown>;
+    assert.equal(config.r, 8);
+    assert.equal(config.peft_type, 'LORA');
+    await ckpt.close();
+  });
+
+  it('opens a transformers model folder with its config.json', async () => {
+    const ckpt = await openPath('samples/tiny-llama');
+    assert.equal(ckpt.tensors.length, 21);
+    assert.equal((ckpt.configs?.['config.json'] as Record<string, unknown>).model_type, 'llama');
+    await ckpt.close();
+  });
+
+  it('attaches adapter_config.json when the adapter file is opened directly', async () => {
+    const ckpt = await openPath('samples/tiny-llama-lora/adapter_model.safetensors');
+    assert.ok(ckpt.configs?.['adapter_config.json']);
+    assert.equal(
+      (await ckpt.readTensorBytes(ckpt.tensors[0]!)).length,
+      ckpt.tensors[0]?.byteLength,
+    );
+    await ckpt.close();
+  });
+
+  it('says what it looked for in a folder without a checkpoint', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'lora-lens-empty-'));
+    await writeFile(join(empty, 'README.md'), '# nothing here');
+    await rejectsWith(empty, 'UnsupportedFormat', /no checkpoint found/);
+    await rm(empty, { recursive: true });
+  });
+});
