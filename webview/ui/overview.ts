@@ -55,13 +55,27 @@ export function renderOverview(summary: SummaryDto, rpc: Rpc): HTMLElement {
       ? ` Read ${formatBytes(summary.headerBytes)} of ${formatBytes(summary.fileSize)} (header only) in ${summary.openMs.toFixed(0)} ms; tensor data was not loaded.`
       : ` Read whole through the workspace file system in ${summary.openMs.toFixed(0)} ms (not a local file).`,
   );
+  const warnings = summary.warnings.length
+    ? h(
+        'section',
+        { className: 'warnings', 'data-testid': 'warnings', 'aria-label': 'Warnings' },
+        ...summary.warnings.map((w) =>
+          h('p', { className: 'warning' }, icon('warning', 'warning-icon'), w),
+        ),
+      )
+    : null;
   return h(
     'div',
     { className: 'overview' },
     figures,
     readNote,
+    warnings,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
+    summary.values.length ? entriesSection('Values', 'values', summary.values, rpc) : null,
+    summary.configs.length
+      ? entriesSection('Configuration files', 'configs', summary.configs, rpc)
+      : null,
   );
 }
 
@@ -196,7 +210,10 @@ function jsonView(value: JsonValue, open: boolean): Node {
   const entries: [string, JsonValue][] = Array.isArray(value)
     ? value.map((v, i) => [String(i), v])
     : Object.entries(value);
-  const label = Array.isArray(value) ? `[ ${entries.length} items ]` : `{ ${entries.length} keys }`;
+  const n = entries.length;
+  const label = Array.isArray(value)
+    ? `[ ${n} ${n === 1 ? 'item' : 'items'} ]`
+    : `{ ${n} ${n === 1 ? 'key' : 'keys'} }`;
   const details = h(
     'details',
     { className: 'json', open: open && entries.length <= 20 },
