@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openCheckpointFile } from '../src/core/formats/index.js';
+import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
 
 const DIR = '.bench-tmp';
 const TENSORS = 20_000;
@@ -49,6 +49,77 @@ async function makeSparseFile(path: string): Promise<number> {
   await fh.truncate(8 + bytes.length + TENSORS * per);
   await fh.close();
   return 8 + bytes.length + TENSORS * per;
+}
+
+/** Writes one sparse shard with `count` BF16 [1024, 1024] tensors; returns the tensor names. */
+async function makeShard(path: string, names: string[]): Promise<void> {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  const per = 1024 * 1024 * 2;
+  names.forEach((name, i) => {
+    header[name] = { dtype: 'BF16', shape: [1024, 1024], data_offsets: [i * per, (i + 1) * per] };
+  });
+  let text = JSON.stringify(header);
+  text += ' '.repeat((8 - (text.length % 8)) % 8);
+  const bytes = Buffer.from(text);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(bytes.length));
+  const fh = await open(path, 'w');
+  await fh.write(prefix, 0, 8, 0);
+  await fh.write(bytes, 0, bytes.length, 8);
+  await fh.truncate(8 + bytes.length + names.length * per);
+  await fh.close();
+}
+
+const SHARDS = 17;
+
+/** A 17-shard model like Llama-2-70B's: 80 layers × 9 tensors spread over the shards, and its index. */
+async function makeShardedModel(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const names: string[] = [];
+  for (let l = 0; l < 80; l++) {
+    for (const k of [
+      'self_attn.q_proj',
+      'self_attn.k_proj',
+      'self_attn.v_proj',
+      'self_attn.o_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'mlp.down_proj',
+      'input_layernorm',
+      'post_attention_layernorm',
+    ]) {
+      names.push(`model.layers.${l}.${k}.weight`);
+    }
+  }
+  const weightMap: Record<string, string> = {};
+  const per = Math.ceil(names.length / SHARDS);
+  for (let s = 0; s < SHARDS; s++) {
+    const shard = `model-${String(s + 1).padStart(5, '0')}-of-${String(SHARDS).padStart(5, '0')}.safetensors`;
+    const part = names.slice(s * per, (s + 1) * per);
+    await makeShard(join(dir, shard), part);
+    for (const n of part) weightMap[n] = shard;
+  }
+  const index = join(dir, 'model.safetensors.index.json');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(
+    index,
+    JSON.stringify(
+      { metadata: { total_size: names.length * 1024 * 1024 * 2 }, weight_map: weightMap },
+      null,
+      2,
+    ),
+  );
+  return index;
+}
+
+/** The floor for a sharded model: read and parse the index and every shard header, nothing else. */
+async function shardedFloor(index: string): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const map = (JSON.parse(await readFile(index, 'utf8')) as { weight_map: Record<string, string> })
+    .weight_map;
+  let n = 0;
+  for (const shard of new Set(Object.values(map))) n += await floor(join(DIR, 'sharded', shard));
+  return n;
 }
 
 async function floor(path: string): Promise<number> {
@@ -107,6 +178,20 @@ async function main(): Promise<void> {
     console.log(`  lora-lens open + validate         ${o.toFixed(1)} ms`);
     console.log(
       `  ratio                             ${ratio.toFixed(2)}×  (goal ≤ 1.5×) ${ratio <= 1.5 ? 'OK' : 'OVER'}`,
+    );
+
+    const index = await makeShardedModel(join(DIR, 'sharded'));
+    for (let i = 0; i < 3; i++) {
+      await shardedFloor(index);
+      await (await openPath(index)).close();
+    }
+    const sf = await median(() => shardedFloor(index));
+    const so = await median(async () => (await openPath(index)).close());
+    console.log(`sharded index: ${SHARDS} shards, 720 tensors, median of ${ROUNDS}`);
+    console.log(`  floor (index + every shard header, read + JSON.parse)  ${sf.toFixed(1)} ms`);
+    console.log(`  lora-lens open index + validate every shard            ${so.toFixed(1)} ms`);
+    console.log(
+      `  ratio                                                  ${(so / sf).toFixed(2)}×`,
     );
 
     const empty = peakRss('--child-empty', path);
