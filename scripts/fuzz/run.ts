@@ -6,7 +6,7 @@
  * test-results/fuzz/ and can be replayed from the seed.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { mutate, Rng } from './mutate.js';
@@ -48,7 +48,7 @@ function replay(
 ): { name: string; bytes: Uint8Array } {
   const rng = new Rng(workerSeed || 1);
   const seedBytes = seeds.map((s) => s.bytes);
-  let last = { name: '', bytes: new Uint8Array(0) };
+  let last: { name: string; bytes: Uint8Array } = { name: '', bytes: new Uint8Array(0) };
   for (let i = 0; i <= iteration; i++) {
     const base = rng.pick(seeds);
     last = { name: base.name, bytes: mutate(base.bytes, rng, seedBytes) };
@@ -72,7 +72,7 @@ function runWorker(
   const workerSeed = SEED + index * 7919;
   const heartbeat = new SharedArrayBuffer(4);
   const beat = new Int32Array(heartbeat);
-  const worker = new Worker(new URL(import.meta.url.replace(/run\.m?[jt]s$/, 'worker.mjs')), {
+  const worker = new Worker(join(dirname(process.argv[1] as string), 'worker.mjs'), {
     workerData: { seeds, iterations, seed: workerSeed, heartbeat },
     resourceLimits: { maxOldGenerationSizeMb: 512 },
   });

@@ -48,7 +48,9 @@ export type ReaderErrorCode =
   | 'ShardTensorMissing'
   | 'TotalSizeMismatch'
   | 'InvalidConfig'
-  | 'RemoteError';
+  | 'RemoteError'
+  | 'WouldOverwriteSource'
+  | 'InvalidExport';
 
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CheckpointError } from '../formats/errors.js';
+
+/**
+ * Writes a file the safe way: into a temporary file beside the target, flushed to disk, then renamed
+ * over it. A crash or an error leaves the old file (or nothing), never half a file.
+ */
+export async function writeAtomically(
+  target: string,
+  write: (handle: FileHandle) => Promise<void>,
+  options: { protect?: readonly string[] } = {},
+): Promise<void> {
+  const full = resolve(target);
+  for (const p of options.protect ?? []) {
+    if ((await canonical(p)) === (await canonical(full))) {
+      throw new CheckpointError(
+        'WouldOverwriteSource',
+        `refusing to write over the source file ${p}; choose another output path`,
+        p,
+      );
+    }
+  }
+  const temp = join(
+    dirname(full),
+    `.${basename(full)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  const handle = await open(temp, 'wx');
+  try {
+    await write(handle);
+    await handle.sync();
+    await handle.close();
+    await rename(temp, full);
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+async function canonical(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    return resolve(p);
+  }
+}

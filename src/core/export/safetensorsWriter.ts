@@ -1,0 +1,159 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { Checkpoint, TensorInfo } from '../formats/checkpoint.js';
+import { decodeValues } from '../formats/decode.js';
+import { DTYPE_BITS, DTYPES, isDType, type DType } from '../formats/dtypes.js';
+import { encodeFloats, type FloatTarget } from '../formats/encode.js';
+import { CheckpointError } from '../formats/errors.js';
+import { MAX_HEADER_SIZE } from '../formats/safetensors.js';
+import { writeAtomically } from './atomicFile.js';
+
+/** One tensor to write: where its bytes come from and the name it gets. */
+export interface TensorToWrite {
+  readonly name: string;
+  readonly from: TensorInfo;
+  readonly checkpoint: Checkpoint;
+  /** Convert floating-point data to this dtype; other dtypes are copied unchanged. */
+  readonly dtype?: FloatTarget;
+}
+
+export interface WriteResult {
+  readonly tensors: number;
+  readonly bytes: number;
+}
+
+const FLOATS = new Set<string>(['F64', 'F32', 'F16', 'BF16']);
+/** Elements converted per step, so memory stays bounded whatever the tensor size. */
+const CONVERT_CHUNK = 1 << 22;
+/** Bytes copied per read when no conversion is needed. */
+const COPY_CHUNK = 8 << 20;
+
+function targetDtype(t: TensorToWrite): DType {
+  if (!isDType(t.from.dtype)) {
+    throw new CheckpointError(
+      'InvalidExport',
+      `tensor "${t.from.name}" has dtype ${t.from.dtype}, which safetensors cannot hold`,
+      t.from.name,
+    );
+  }
+  return t.dtype && FLOATS.has(t.from.dtype) ? t.dtype : t.from.dtype;
+}
+
+/**
+ * Writes a safetensors file as the reference crate does (tensors ordered by descending alignment, then
+ * name; header padded with spaces to 8 bytes), streaming one tensor at a time, atomically. Bytes are
+ * copied as they are unless a dtype change is asked for.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: readonly TensorToWrite[],
+  metadata: Record<string, string>,
+  options: { protect?: readonly string[] } = {},
+): Promise<WriteResult> {
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (t.name === '__metadata__')
+      throw new CheckpointError(
+        'ReservedTensorName',
+        'a tensor may not be named "__metadata__"',
+        t.name,
+      );
+    if (seen.has(t.name))
+      throw new CheckpointError('DuplicateKey', `two tensors would be named "${t.name}"`, t.name);
+    seen.add(t.name);
+  }
+  const planned = tensors.map((t) => {
+    const dtype = targetDtype(t);
+    const bytes = (t.from.parameterCount * DTYPE_BITS[dtype]) / 8;
+    return { t, dtype, bytes };
+  });
+  const rank = (d: DType) => DTYPES.indexOf(d);
+  planned.sort(
+    (a, b) =>
+      rank(b.dtype) - rank(a.dtype) || (a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0),
+  );
+
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const p of planned) {
+    Object.defineProperty(header, p.t.name, {
+      value: { dtype: p.dtype, shape: p.t.from.shape, data_offsets: [offset, offset + p.bytes] },
+      enumerable: true,
+    });
+    offset += p.bytes;
+  }
+  let text = JSON.stringify(header);
+  text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8);
+  const headerBytes = Buffer.from(text, 'utf8');
+  if (headerBytes.length > MAX_HEADER_SIZE)
+    throw new CheckpointError('HeaderTooLarge', 'the header would be over 100,000,000 bytes');
+
+  await writeAtomically(
+    path,
+    async (handle) => {
+      const prefix = Buffer.alloc(8);
+      prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+      let at = 0;
+      const put = async (bytes: Uint8Array) => {
+        let done = 0;
+        while (done < bytes.length) {
+          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, at + done);
+          done += bytesWritten;
+        }
+        at += bytes.length;
+      };
+      await put(prefix);
+      await put(headerBytes);
+      for (const p of planned) await writeTensor(p.t, p.dtype, put);
+      void (handle as FileHandle);
+    },
+    options,
+  );
+  return { tensors: planned.length, bytes: 8 + headerBytes.length + offset };
+}
+
+async function writeTensor(
+  t: TensorToWrite,
+  dtype: DType,
+  put: (b: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const { from, checkpoint } = t;
+  const n = from.parameterCount;
+  const converting = dtype !== from.dtype;
+  if (
+    !converting &&
+    from.offset >= 0 &&
+    from.byteLength > COPY_CHUNK &&
+    isDType(from.dtype) &&
+    DTYPE_BITS[from.dtype] % 8 === 0
+  ) {
+    const per = Math.floor(COPY_CHUNK / (DTYPE_BITS[from.dtype] / 8));
+    for (let start = 0; start < n; start += per)
+      await put(await checkpoint.readTensorBytes(from, { start, count: Math.min(per, n - start) }));
+    return;
+  }
+  if (!converting) {
+    await put(await checkpoint.readTensorBytes(from));
+    return;
+  }
+  const source = from.dtype as DType;
+  const ranged = from.offset >= 0;
+  if (!ranged) {
+    await put(
+      encodeFloats(
+        decodeValues(await checkpoint.readTensorBytes(from), source),
+        dtype as FloatTarget,
+      ),
+    );
+    return;
+  }
+  for (let start = 0; start < n; start += CONVERT_CHUNK) {
+    const count = Math.min(CONVERT_CHUNK, n - start);
+    await put(
+      encodeFloats(
+        decodeValues(await checkpoint.readTensorBytes(from, { start, count }), source),
+        dtype as FloatTarget,
+      ),
+    );
+  }
+}

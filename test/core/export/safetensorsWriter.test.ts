@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { writeSafetensors } from '../../../src/core/export/safetensorsWriter.js';
+import { numberToBf16, numberToHalf } from '../../../src/core/formats/encode.js';
+import {
+  CheckpointError,
+  decodeValues,
+  openPath,
+  type Checkpoint,
+} from '../../../src/core/formats/index.js';
+
+const ADAPTER = 'samples/tiny-llama-lora/adapter_model.safetensors';
+
+describe('safetensors writer', () => {
+  let dir = '';
+  let src: Checkpoint;
+  const first = (): TensorInfo => src.tensors[0] as TensorInfo;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lora-lens-write-'));
+    src = await openPath(ADAPTER);
+  });
+  after(async () => {
+    await src.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a file the strict reader accepts, with bit-identical tensors and renamed keys', async () => {
+    const out = join(dir, 'renamed.safetensors');
+    const picked = src.tensors.slice(0, 6);
+    const res = await writeSafetensors(
+      out,
+      picked.map((t) => ({
+        name: t.name.replace('base_model.model.', ''),
+        from: t,
+        checkpoint: src,
+      })),
+      { format: 'pt', source: 'test' },
+    );
+    assert.equal(res.tensors, 6);
+    const back = await openPath(out);
+    assert.equal(back.fileSize, res.bytes);
+    assert.equal(back.metadata.source, 'test');
+    for (const t of picked) {
+      const copy = back.tensor(t.name.replace('base_model.model.', ''));
+      assert.deepEqual(copy.shape, t.shape);
+      assert.deepEqual(await back.readTensorBytes(copy), await src.readTensorBytes(t));
+    }
+    // The header is space-padded to 8 bytes, so the data starts aligned.
+    assert.equal(back.headerByteLength % 8, 0);
+    await back.close();
+  });
+
+  it('converts floats with round-to-nearest-even, as torch does', async () => {
+    assert.equal(numberToHalf(1 / 3), 0x3555);
+    assert.equal(numberToHalf(65520), 0x7c00);
+    assert.equal(numberToHalf(2 ** -24), 0x0001);
+    assert.equal(numberToHalf(-0), 0x8000);
+    assert.equal(numberToBf16(1 / 3), 0x3eab);
+    assert.equal(numberToBf16(1), 0x3f80);
+    const t = src.tensors[0];
+    assert.ok(t);
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const out = join(dir, `${dtype}.safetensors`);
+      await writeSafetensors(out, [{ name: 'w', from: t, checkpoint: src, dtype }], {});
+      const back = await openPath(out);
+      const w = back.tensor('w');
+      assert.equal(w.dtype, dtype);
+      const original = decodeValues(await src.readTensorBytes(t), 'F32');
+      const converted = decodeValues(await back.readTensorBytes(w), dtype);
+      const tol = dtype === 'F16' ? 1e-3 : 1e-2;
+      original.forEach((v, i) =>
+        assert.ok(Math.abs(v - (converted[i] as number)) <= tol * Math.max(1, Math.abs(v))),
+      );
+      await back.close();
+    }
+  });
+
+  it('is atomic: a failure leaves the old file and no temporary file', async () => {
+    const out = join(dir, 'atomic.safetensors');
+    await writeFile(out, 'previous contents');
+    const broken = Object.create(src) as Checkpoint;
+    broken.readTensorBytes = async () => {
+      throw new CheckpointError('IoError', 'disk on fire');
+    };
+    await assert.rejects(
+      writeSafetensors(out, [{ name: 'w', from: first(), checkpoint: broken }], {}),
+      /disk on fire/,
+    );
+    assert.equal(await readFile(out, 'utf8'), 'previous contents');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
+  });
+
+  it('never writes over its source, and refuses bad names', async () => {
+    await assert.rejects(
+      writeSafetensors(
+        ADAPTER,
+        [{ name: 'w', from: first(), checkpoint: src }],
+        {},
+        { protect: [ADAPTER] },
+      ),
+      (e: unknown) => (e as CheckpointError).code === 'WouldOverwriteSource',
+    );
+    await assert.rejects(
+      writeSafetensors(
+        join(dir, 'x.safetensors'),
+        [{ name: '__metadata__', from: first(), checkpoint: src }],
+        {},
+      ),
+      (e: unknown) => (e as CheckpointError).code === 'ReservedTensorName',
+    );
+    const t = first();
+    await assert.rejects(
+      writeSafetensors(
+        join(dir, 'y.safetensors'),
+        [
+          { name: 'a', from: t, checkpoint: src },
+          { name: 'a', from: t, checkpoint: src },
+        ],
+        {},
+      ),
+      (e: unknown) => (e as CheckpointError).code === 'DuplicateKey',
+    );
+  });
+});
