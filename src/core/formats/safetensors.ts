@@ -1,6 +1,5 @@
 import type { ByteSource } from './byteSource.js';
 import {
-  summarizeDtypes,
   type Checkpoint,
   type CheckpointReader,
   type ElementRange,
@@ -9,6 +8,7 @@ import {
 import { DTYPE_BITS, isDType, type DType } from './dtypes.js';
 import { CheckpointError } from './errors.js';
 import { byteRangeOf } from './tensorRange.js';
+import { TensorIndex, tensorTotals } from './tensorTable.js';
 import { countTextKeys, findDuplicateKey } from './jsonKeys.js';
 
 /** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
@@ -342,7 +342,7 @@ class SafetensorsCheckpoint implements Checkpoint {
   readonly parameterCount: number;
   readonly dataBytes: number;
   readonly dtypes;
-  private byName: Map<string, TensorInfo> | undefined;
+  private readonly index: TensorIndex;
 
   constructor(
     private readonly source: ByteSource,
@@ -353,18 +353,13 @@ class SafetensorsCheckpoint implements Checkpoint {
     this.name = source.name;
     this.fileSize = source.size;
     this.headerByteLength = 8 + headerLength;
-    let params = 0;
-    for (const t of tensors) params += t.parameterCount;
-    this.parameterCount = params;
+    ({ parameterCount: this.parameterCount, dtypes: this.dtypes } = tensorTotals(tensors));
     this.dataBytes = source.size - this.headerByteLength;
-    this.dtypes = summarizeDtypes(tensors);
+    this.index = new TensorIndex(tensors);
   }
 
   tensor(name: string): TensorInfo {
-    this.byName ??= new Map(this.tensors.map((t) => [t.name, t]));
-    const t = this.byName.get(name);
-    if (!t) throw fail('TensorNotFound', `tensor "${name}" not found`, name);
-    return t;
+    return this.index.get(name);
   }
 
   async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {

@@ -5,7 +5,7 @@ import type {
   PlainValue,
   TensorInfo,
 } from './checkpoint.js';
-import { summarizeDtypes } from './checkpoint.js';
+import { TensorIndex, tensorTotals } from './tensorTable.js';
 import { CheckpointError } from './errors.js';
 import { checkRelativePath, type Siblings } from './files.js';
 import { isPlainObject, readJsonFile } from './jsonFile.js';
@@ -120,7 +120,7 @@ class ShardedCheckpoint implements Checkpoint {
   readonly dtypes: CheckpointInfo['dtypes'];
   readonly values: Readonly<Record<string, PlainValue>>;
   readonly warnings: readonly string[];
-  private readonly byName = new Map<string, TensorInfo>();
+  private readonly index: TensorIndex;
 
   constructor(
     indexName: string,
@@ -156,15 +156,12 @@ class ShardedCheckpoint implements Checkpoint {
       a.file === b.file ? a.offset - b.offset : (a.file as string) < (b.file as string) ? -1 : 1,
     );
     this.tensors = tensors;
-    for (const t of tensors) this.byName.set(t.name, t);
-    let params = 0;
-    let bytes = 0;
-    for (const t of tensors) {
-      params += t.parameterCount;
-      bytes += t.byteLength;
-    }
-    this.parameterCount = params;
-    this.dataBytes = bytes;
+    this.index = new TensorIndex(tensors);
+    const totals = tensorTotals(tensors);
+    this.parameterCount = totals.parameterCount;
+    this.dataBytes = totals.dataBytes;
+    this.dtypes = totals.dtypes;
+    const bytes = totals.dataBytes;
     if (index.totalSize !== undefined && index.totalSize !== bytes) {
       warnings.push(
         `TotalSizeMismatch: metadata.total_size says ${index.totalSize} bytes, the shards' tensors add up to ${bytes}`,
@@ -178,7 +175,6 @@ class ShardedCheckpoint implements Checkpoint {
     }
     this.fileSize = fileSize;
     this.headerByteLength = headerBytes;
-    this.dtypes = summarizeDtypes(tensors);
     const metadata = Object.create(null) as Record<string, string>;
     const set = (k: string, v: string) =>
       Object.defineProperty(metadata, k, { value: v, enumerable: true });
@@ -193,9 +189,7 @@ class ShardedCheckpoint implements Checkpoint {
   }
 
   tensor(name: string): TensorInfo {
-    const t = this.byName.get(name);
-    if (!t) throw new CheckpointError('TensorNotFound', `tensor "${name}" not found`, name);
-    return t;
+    return this.index.get(name);
   }
 
   readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
