@@ -149,17 +149,35 @@ export function inspectText(path: string, ckpt: Checkpoint, limit: number): stri
   }
   if (ckpt.tensors.length) {
     const shown = ckpt.tensors.slice(0, limit);
+    const withConsumers = ckpt.tensors.some((t) => t.consumers?.length);
+    const withFiles = ckpt.tensors.some((t) => t.file !== undefined);
+    const usedBy = (t: TensorInfo) => {
+      const c = t.consumers ?? [];
+      return c.length
+        ? `${c[0]?.op} ${c[0]?.node}${c.length > 1 ? ` (+${c.length - 1})` : ''}`
+        : '';
+    };
     lines.push('', `tensors (${formatInt(ckpt.tensors.length)}, in file order)`);
     lines.push(
       ...table(
         [
-          ['  name', 'dtype', 'shape', 'params', 'bytes'],
+          [
+            '  name',
+            'dtype',
+            'shape',
+            'params',
+            'bytes',
+            ...(withFiles ? ['file'] : []),
+            ...(withConsumers ? ['used by'] : []),
+          ],
           ...shown.map((t) => [
             `  ${t.name}`,
             t.dtype,
             formatShape(t.shape),
             formatInt(t.parameterCount),
             formatInt(t.byteLength),
+            ...(withFiles ? [t.file ?? ''] : []),
+            ...(withConsumers ? [usedBy(t)] : []),
           ]),
         ],
         new Set([3, 4]),

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { FileByteSource, type ByteSource } from './byteSource.js';
 import { CheckpointError } from './errors.js';
@@ -64,8 +64,25 @@ export class LocalFolder implements Siblings {
     return full;
   }
 
-  open(relativePath: string): Promise<ByteSource> {
-    return FileByteSource.open(this.resolve(relativePath));
+  /** Also follows links: a symlink inside the folder that points outside it is refused. */
+  async open(relativePath: string): Promise<ByteSource> {
+    const full = this.resolve(relativePath);
+    let real: string;
+    let root: string;
+    try {
+      [real, root] = await Promise.all([realpath(full), realpath(this.folder)]);
+    } catch {
+      return FileByteSource.open(full); // let the open report ENOENT by name
+    }
+    const rel = relative(root, real);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new CheckpointError(
+        'PathOutsideFolder',
+        `"${relativePath}" links to ${real}, outside ${this.folder}`,
+        relativePath,
+      );
+    }
+    return FileByteSource.open(full);
   }
 
   async exists(relativePath: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import {
   decodeValues,
   openPath,
   type Checkpoint,
+  type TensorInfo,
 } from '../../../src/core/formats/index.js';
 
 const ADAPTER = 'samples/tiny-llama-lora/adapter_model.safetensors';
