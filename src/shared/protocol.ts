@@ -41,6 +41,8 @@ export interface TreeRowDto {
   readonly role?: string;
   /** The file holding the data (a shard, ONNX external data). */
   readonly file?: string;
+  /** ONNX: the node that reads this initializer. */
+  readonly usedBy?: string;
 }
 
 export type JsonValue =

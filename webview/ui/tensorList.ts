@@ -273,12 +273,25 @@ export class TensorList {
       {
         className: 'cell name',
         style: `padding-left:${4 + row.depth * INDENT}px`,
-        title: row.file ? `${row.path}\nin ${row.file}` : row.path,
+        title: [
+          row.path,
+          row.file ? `in ${row.file}` : '',
+          row.usedBy ? `read by ${row.usedBy}` : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
       },
       twisty,
       kindIcon,
       h('span', { className: 'label' }, highlighted(row.label, row.match)),
       row.role ? h('span', { className: 'role-tag', title: 'Not a model weight' }, row.role) : null,
+      row.usedBy
+        ? h(
+            'span',
+            { className: 'muted used-by', title: `read by ${row.usedBy}` },
+            `← ${row.usedBy}`,
+          )
+        : null,
       isGroup
         ? h(
             'span',

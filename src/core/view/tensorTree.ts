@@ -33,12 +33,18 @@ export interface TreeRow {
   readonly role?: string;
   /** The file holding the data, when it is not the opened one. */
   readonly file?: string;
+  /** ONNX: the first node that reads this initializer, e.g. "MatMul /model/layers.0/self_attn/q_proj/MatMul". */
+  readonly usedBy?: string;
 }
 
-function tensorExtras(t: TensorInfo): { role?: string; file?: string } {
+function tensorExtras(t: TensorInfo): { role?: string; file?: string; usedBy?: string } {
+  const c = t.consumers ?? [];
   return {
     ...(t.role && t.role !== 'weight' ? { role: t.role } : {}),
     ...(t.file !== undefined ? { file: t.file } : {}),
+    ...(c.length
+      ? { usedBy: `${c[0]?.op} ${c[0]?.node}${c.length > 1 ? ` (+${c.length - 1} more)` : ''}` }
+      : {}),
   };
 }
 
