@@ -5,12 +5,13 @@ import { CheckpointError, toCheckpointError } from './errors.js';
 import { LocalFolder, type Siblings } from './files.js';
 import { HubRepo, parseHubRef, type HubOptions } from './hub.js';
 import { readJsonFile } from './jsonFile.js';
+import { ggufReader } from './gguf/index.js';
 import { onnxReader } from './onnx/index.js';
 import { safetensorsReader } from './safetensors.js';
 import { isShardIndexName, openShardedIndex } from './sharded.js';
 
 /** Single-file readers, tried in order by their sniff. Formats register here. */
-export const READERS: CheckpointReader[] = [safetensorsReader, onnxReader];
+export const READERS: CheckpointReader[] = [safetensorsReader, ggufReader, onnxReader];
 
 export function registerReader(reader: CheckpointReader): void {
   if (!READERS.includes(reader)) READERS.push(reader);
