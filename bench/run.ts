@@ -11,6 +11,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
+import { benchTorch } from './torchBench.js';
 
 const DIR = '.bench-tmp';
 const TENSORS = 20_000;
@@ -193,6 +194,8 @@ async function main(): Promise<void> {
     console.log(
       `  ratio                                                  ${(so / sf).toFixed(2)}×`,
     );
+
+    for (const line of await benchTorch()) console.log(line);
 
     const empty = peakRss('--child-empty', path);
     const rss = peakRss('--child-open', path);

@@ -147,6 +147,30 @@ export function inspectText(path: string, ckpt: Checkpoint, limit: number): stri
       ),
     );
   }
+  const values = Object.entries(ckpt.values ?? {});
+  if (values.length) {
+    lines.push('', `values (${values.length})`);
+    lines.push(
+      ...table(
+        values.slice(0, limit).map(([k, v]) => {
+          const text = typeof v === 'string' ? v : JSON.stringify(v);
+          return [
+            `  ${k}`,
+            text.length > MAX_METADATA_VALUE ? `${text.slice(0, MAX_METADATA_VALUE)}…` : text,
+          ];
+        }),
+        new Set(),
+      ),
+    );
+  }
+  const nonWeights = ckpt.tensors.filter((t) => t.role !== undefined && t.role !== 'weight');
+  if (nonWeights.length) {
+    const bytes = nonWeights.reduce((a, t) => a + t.byteLength, 0);
+    lines.push(
+      '',
+      `not model weights: ${formatInt(nonWeights.length)} tensors (${formatBytes(bytes)}), e.g. ${nonWeights[0]?.name} (${nonWeights[0]?.role})`,
+    );
+  }
   if (ckpt.tensors.length) {
     const shown = ckpt.tensors.slice(0, limit);
     const withConsumers = ckpt.tensors.some((t) => t.consumers?.length);

@@ -8,10 +8,11 @@ import { readJsonFile } from './jsonFile.js';
 import { ggufReader } from './gguf/index.js';
 import { onnxReader } from './onnx/index.js';
 import { safetensorsReader } from './safetensors.js';
+import { torchReader } from './torch/index.js';
 import { isShardIndexName, openShardedIndex } from './sharded.js';
 
 /** Single-file readers, tried in order by their sniff. Formats register here. */
-export const READERS: CheckpointReader[] = [safetensorsReader, ggufReader, onnxReader];
+export const READERS: CheckpointReader[] = [safetensorsReader, ggufReader, torchReader, onnxReader];
 
 export function registerReader(reader: CheckpointReader): void {
   if (!READERS.includes(reader)) READERS.push(reader);

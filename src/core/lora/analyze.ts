@@ -1,0 +1,273 @@
+import type { CheckpointInfo, TensorInfo } from '../formats/checkpoint.js';
+import { plural } from './checkpointFacts.js';
+import { detectFamily, type DetectedModule, type FamilyDecision } from './familyDetection.js';
+import { algorithmOf, groupTensors, missingParts, type RawModule } from './moduleGrouping.js';
+import { describeShapes, type ShapeFacts } from './moduleShapes.js';
+import { classifyMetadata, classifyTensor, classifyValues } from './nonLora.js';
+import { readScaleInputs } from './scaleInputs.js';
+import { resolveScale, type AlphaReadings } from './scaleResolution.js';
+import { summarize, summaryWarnings } from './summary.js';
+import { layerOf, targetOf, type ModuleTarget } from './targets.js';
+import type { AnalyzeOptions, LoraAnalysis, LoraModule, NonLoraEntry } from './types.js';
+
+/** Everything the header says before any `.alpha` value is read. */
+interface Plan {
+  readonly info: CheckpointInfo;
+  readonly family: FamilyDecision;
+  readonly modules: readonly PlannedModule[];
+  readonly orphans: readonly RawModule[];
+  readonly loose: readonly TensorInfo[];
+}
+
+interface PlannedModule {
+  readonly raw: RawModule;
+  readonly shapes: ShapeFacts;
+  readonly target: ModuleTarget;
+}
+
+const NO_READINGS: AlphaReadings = { values: new Map(), errors: new Map() };
+
+/**
+ * Analyses a checkpoint as a LoRA adapter from its header: family, modules with rank/alpha/scale,
+ * everything else classified. `readScalar` lets per-module `.alpha` scalars be read (nothing else is).
+ */
+export async function analyzeLora(
+  info: CheckpointInfo,
+  options: AnalyzeOptions = {},
+): Promise<LoraAnalysis> {
+  const plan = planAnalysis(info);
+  const readings = options.readScalar ? await readAlphas(plan, options.readScalar) : NO_READINGS;
+  return finishAnalysis(plan, readings);
+}
+
+/** The same analysis without reading anything: alphas stored as tensors stay "present, not read". */
+export function analyzeLoraSync(info: CheckpointInfo): LoraAnalysis {
+  return finishAnalysis(planAnalysis(info), NO_READINGS);
+}
+
+function planAnalysis(info: CheckpointInfo): Plan {
+  const { modules: raws, loose } = groupTensors(info.tensors);
+  const complete: DetectedModule[] = [];
+  const orphans: RawModule[] = [];
+  for (const raw of raws) {
+    const algorithm = algorithmOf(raw);
+    if (algorithm) complete.push({ raw, algorithm });
+    else orphans.push(raw);
+  }
+  const family = detectFamily(complete, orphans, info);
+  const modules = complete.map(({ raw, algorithm }) => ({
+    raw,
+    shapes: describeShapes(raw, algorithm, family.family),
+    target: targetOf(raw.name, family.family),
+  }));
+  return { info, family, modules, orphans, loose };
+}
+
+async function readAlphas(
+  plan: Plan,
+  readScalar: (name: string) => Promise<number>,
+): Promise<AlphaReadings> {
+  const values = new Map<string, number>();
+  const errors = new Map<string, string>();
+  for (const m of plan.modules) {
+    const t = m.raw.parts.get('alpha');
+    if (!t) continue;
+    if (t.parameterCount > 1) {
+      errors.set(t.name, `not a scalar (shape [${t.shape.join(', ')}])`);
+      continue;
+    }
+    try {
+      const v = await readScalar(t.name);
+      if (Number.isFinite(v)) values.set(t.name, v);
+      else errors.set(t.name, `not a finite number (${v})`);
+    } catch (e) {
+      errors.set(t.name, e instanceof Error ? e.message : String(e));
+    }
+  }
+  return { values, errors };
+}
+
+// Parts in reading order; the rest follow by name.
+const PART_ORDER = [
+  'down',
+  'up',
+  'mid',
+  'up_bias',
+  'lora_E',
+  'ranknum',
+  'alpha',
+  'magnitude',
+  'dora_scale',
+];
+
+function orderedParts(raw: RawModule): [string, string][] {
+  const rank = (p: string): number => {
+    const i = PART_ORDER.indexOf(p);
+    return i < 0 ? PART_ORDER.length : i;
+  };
+  return [...raw.parts]
+    .map(([p, t]): [string, string] => [p, t.name])
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
+  const { info, family } = plan;
+  const inputs = readScaleInputs(info);
+  const badPatterns = new Set<string>();
+  const problems: string[] = [];
+  const conflicts: string[] = [];
+  let unread = 0;
+
+  const modules: LoraModule[] = plan.modules.map(({ raw, shapes, target }) => {
+    const alphaTensor = raw.parts.get('alpha')?.name;
+    const scale = resolveScale(
+      {
+        ...target,
+        kind: shapes.kind,
+        rank: shapes.rank,
+        ...(shapes.kernel ? { kernel: shapes.kernel } : {}),
+        ...(alphaTensor ? { alphaTensor } : {}),
+      },
+      family.family,
+      inputs,
+      readings,
+      (p) => badPatterns.add(p),
+    );
+    for (const p of [...shapes.problems, ...scale.problems]) problems.push(`${raw.name}: ${p}`);
+    if (scale.conflict) conflicts.push(`${raw.name}: ${scale.conflict}`);
+    const stoodIn =
+      scale.alphaOrigin === 'tensor-unread' || scale.alphaOrigin === 'ss_network_alpha';
+    if (stoodIn && scale.alphaSources.some((s) => s.origin === 'tensor-unread')) unread++;
+    const parts = orderedParts(raw);
+    const layer = layerOf(target.target);
+    return {
+      name: raw.name,
+      target: target.target,
+      ...(target.group !== undefined ? { group: target.group } : {}),
+      ...(raw.adapter ? { adapter: raw.adapter } : {}),
+      kind: shapes.kind,
+      label: shapes.label,
+      rank: shapes.rank,
+      alpha: scale.alpha,
+      scale: scale.scale,
+      scaleRule: scale.scaleRule,
+      alphaOrigin: scale.alphaOrigin,
+      alphaSources: scale.alphaSources,
+      tensors: parts.map(([, n]) => n),
+      parts: Object.fromEntries(parts),
+      orientation: shapes.orientation,
+      inFeatures: shapes.inFeatures,
+      outFeatures: shapes.outFeatures,
+      ...(shapes.kernel ? { kernel: shapes.kernel } : {}),
+      ...(shapes.dora ? { dora: shapes.dora } : {}),
+      ...(layer ? { layer } : {}),
+    };
+  });
+
+  const nonLora = nonLoraEntries(plan, inputs.peft?.modulesToSave ?? []);
+  const tensorsByName = new Map(info.tensors.map((t) => [t.name, t]));
+  const rankPatternUsed =
+    (inputs.peft?.rankPattern.length ?? 0) > 0 ||
+    [...inputs.diffusers.values()].some((c) => c.rankPattern.length > 0);
+
+  const warnings: string[] = [];
+  if (family.family === 'unknown')
+    warnings.push(`unknown family: ${family.evidence[0] ?? 'no family explains the key layout'}`);
+  if (conflicts.length)
+    warnings.push(
+      `conflicting alpha sources in ${plural(conflicts.length, 'module')}: ${examples(conflicts)}`,
+    );
+  if (unread) {
+    const noScale = modules.some((m) => m.alphaOrigin === 'tensor-unread');
+    const verb = unread === 1 ? (noScale ? 'has' : 'uses') : noScale ? 'have' : 'use';
+    warnings.push(
+      `alpha tensor present, value not read: ${plural(unread, 'module')} ${verb} ${noScale ? 'no known scale' : 'the metadata alpha instead'}`,
+    );
+  }
+  const orphanEntries = plan.orphans.filter(() => family.family !== 'none');
+  if (orphanEntries.length)
+    warnings.push(
+      `orphan tensors in ${plural(orphanEntries.length, 'module')}: ${examples(orphanEntries.map((o) => `${o.name} (${missingParts(o)})`))}`,
+    );
+  if (problems.length)
+    warnings.push(
+      `shape inconsistencies in ${plural(problems.length, 'place')}: ${examples(problems)}`,
+    );
+  if (badPatterns.size)
+    warnings.push(
+      `rank/alpha patterns that are not valid regular expressions here: ${[...badPatterns].join(', ')}`,
+    );
+  warnings.push(...summaryWarnings(modules, tensorsByName, rankPatternUsed));
+  const unrecognized = nonLora.filter((e) => e.category === 'unrecognized');
+  if (unrecognized.length && family.family !== 'none')
+    warnings.push(
+      `unrecognized tensors: ${plural(unrecognized.length, 'tensor')}, e.g. ${unrecognized[0]?.name ?? ''}`,
+    );
+
+  const summary = summarize(modules, tensorsByName);
+  return {
+    family: family.family,
+    familyLabel: family.label,
+    evidence: family.evidence,
+    groups: summary.groups.map((g) => ({ name: g.value, modules: g.count })),
+    scaleSources: inputs.sources,
+    modules,
+    nonLora,
+    warnings,
+    summary,
+  };
+}
+
+function nonLoraEntries(plan: Plan, modulesToSave: readonly string[]): NonLoraEntry[] {
+  const ctx = { family: plan.family.family, modulesToSave };
+  const out: NonLoraEntry[] = [];
+  const orphanTensors = new Set<string>();
+  for (const o of plan.orphans) {
+    const why = missingParts(o);
+    for (const t of o.parts.values()) {
+      orphanTensors.add(t.name);
+      // In a file with no adapter at all, a stray `x.alpha` is an ordinary parameter.
+      out.push(
+        plan.family.family === 'none'
+          ? classifyTensor(t, ctx)
+          : { name: t.name, reason: `orphan: ${why}`, category: 'orphan', source: 'tensor' },
+      );
+    }
+  }
+  for (const t of plan.loose) out.push(classifyTensor(t, ctx));
+  // Keep file order for tensors.
+  const order = new Map(plan.info.tensors.map((t, i) => [t.name, i]));
+  out.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  const tensors = plan.family.family === 'none' ? foldModelWeights(out) : out;
+  return [...tensors, ...classifyValues(plan.info.values), ...classifyMetadata(plan.info.metadata)];
+}
+
+const MODEL_WEIGHTS: ReadonlySet<NonLoraEntry['category']> = new Set([
+  'full-weight',
+  'embedding',
+  'norm',
+  'base-weight',
+  'modules-to-save',
+]);
+
+/** A file with no adapter is a model: its weights are one entry, training state stays itemised. */
+function foldModelWeights(entries: readonly NonLoraEntry[]): NonLoraEntry[] {
+  const weights = entries.filter((e) => MODEL_WEIGHTS.has(e.category));
+  if (!weights.length) return [...entries];
+  const rest = entries.filter((e) => !MODEL_WEIGHTS.has(e.category));
+  return [
+    {
+      name: '*',
+      reason: 'model weights: this file holds no adapter',
+      category: 'full-weight',
+      source: 'tensor',
+      count: weights.length,
+    },
+    ...rest,
+  ];
+}
+
+function examples(items: readonly string[], n = 3): string {
+  const shown = items.slice(0, n).join('; ');
+  return items.length > n ? `${shown}; … and ${items.length - n} more` : shown;
+}

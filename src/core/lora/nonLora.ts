@@ -1,0 +1,152 @@
+import type { CheckpointInfo, TensorInfo } from '../formats/checkpoint.js';
+import { PEFT_PREFIX } from './familyDetection.js';
+import type { LoraFamily, NonLoraCategory, NonLoraEntry } from './types.js';
+
+export interface NonLoraContext {
+  readonly family: LoraFamily;
+  /** adapter_config.json modules_to_save. */
+  readonly modulesToSave: readonly string[];
+}
+
+const OPTIMIZER_WORDS =
+  /(^|\.)(optimizers?|optimizer_states?|optimizer_state_dict|optim|optim_state)(\.|$)/;
+const SCHEDULER_WORDS =
+  /(^|\.)(lr_schedulers?|schedulers?|scheduler_state_dict|lr_scheduler_state_dict)(\.|$)/;
+const STEP_WORDS =
+  /^(step|steps|global_step|epoch|iteration|iter|num_steps|num_updates|current_epoch)$/;
+const EMBEDDING_WORDS =
+  /(^|\.)(embed_tokens|lm_head|wte|word_embeddings|embed_out|tok_embeddings|token_embd)(\.|$)|^(shared|output)\.weight$/;
+const NORM_WORDS = /norm|(^|\.)ln_(\d+|f)(\.|$)/i;
+const TEXTUAL_INVERSION =
+  /(^|\.)(emb_params|string_to_param|string_to_token|clip_l|clip_g|bundle_emb)(\.|$)|^<[^>]+>$/;
+
+function entry(name: string, category: NonLoraCategory, reason: string): NonLoraEntry {
+  return { name, reason, category, source: 'tensor' };
+}
+
+/** PEFT names a modules_to_save copy by the module's own path (module key = m, or ends with ".m"). */
+function savedModule(path: string, modulesToSave: readonly string[]): string | undefined {
+  const module = path.replace(/\.(weight|bias)$/, '');
+  return modulesToSave.find((m) => module === m || module.endsWith(`.${m}`));
+}
+
+/** Why a tensor that is not part of an adapter module is in the file. */
+export function classifyTensor(t: TensorInfo, ctx: NonLoraContext): NonLoraEntry {
+  const name = t.name;
+  const last = name.slice(name.lastIndexOf('.') + 1);
+  if (t.role === 'optimizer' || OPTIMIZER_WORDS.test(name) || SCHEDULER_WORDS.test(name)) {
+    const scheduler = SCHEDULER_WORDS.test(name) && !OPTIMIZER_WORDS.test(name);
+    if (scheduler) return entry(name, 'scheduler', 'learning-rate scheduler state');
+    if (STEP_WORDS.test(last))
+      return entry(name, 'optimizer', 'optimizer step counter (per-parameter state)');
+    return entry(name, 'optimizer', `optimizer state (${last})`);
+  }
+  const numel = t.shape.reduce((a, b) => a * b, 1);
+  if (STEP_WORDS.test(last) && numel <= 1)
+    return entry(name, 'step-counter', `training ${last} counter`);
+  if (TEXTUAL_INVERSION.test(name))
+    return entry(name, 'textual-inversion', 'textual-inversion embedding saved with the adapter');
+  if (name.includes('trainable_tokens_delta'))
+    return entry(
+      name,
+      'trainable-tokens',
+      'PEFT trainable_token_indices: new rows for chosen token ids',
+    );
+
+  const peftAt = name.indexOf(PEFT_PREFIX);
+  const path = peftAt >= 0 ? name.slice(peftAt + PEFT_PREFIX.length) : name;
+  const saved = savedModule(path, ctx.modulesToSave);
+  if (saved)
+    return entry(name, 'modules-to-save', `full copy of ${saved} (adapter_config modules_to_save)`);
+  if (EMBEDDING_WORDS.test(path))
+    return entry(
+      name,
+      'embedding',
+      'full embedding / output weights saved beside the adapter (embedding layer targeted or vocabulary resized)',
+    );
+  if (/\.base_layer\.(weight|bias)$/.test(name))
+    return entry(
+      name,
+      'base-weight',
+      'the frozen base weight under an adapter layer (in-memory PEFT naming)',
+    );
+  if (NORM_WORDS.test(path))
+    return entry(name, 'norm', 'norm weights saved beside the adapter (replace the base ones)');
+  if (t.role === 'buffer') return entry(name, 'other', 'a buffer, not a trained weight');
+  if (t.role === 'other') return entry(name, 'other', 'training-loop state (callbacks, loops)');
+  if (/\.(weight|bias)$/.test(name) || ctx.family === 'none')
+    return entry(
+      name,
+      'full-weight',
+      'a full weight saved beside the adapter, not a low-rank factor',
+    );
+  return entry(name, 'unrecognized', 'no adapter suffix and no known role');
+}
+
+/** Plain values of a training checkpoint (torch `values`), grouped by their top-level key. */
+export function classifyValues(values: CheckpointInfo['values']): NonLoraEntry[] {
+  if (!values) return [];
+  const groups = new Map<string, { category: NonLoraCategory; reason: string; count: number }>();
+  for (const key of Object.keys(values)) {
+    const top = key.split('.')[0] ?? key;
+    const [category, reason] = valueCategory(key, top);
+    const g = groups.get(top) ?? { category, reason, count: 0 };
+    g.count++;
+    groups.set(top, g);
+  }
+  return [...groups].map(([top, g]) => ({
+    name: g.count === 1 && values[top] !== undefined ? top : `${top}.*`,
+    reason: g.reason,
+    category: g.category,
+    source: 'value' as const,
+    count: g.count,
+  }));
+}
+
+function valueCategory(key: string, top: string): [NonLoraCategory, string] {
+  if (OPTIMIZER_WORDS.test(top)) return ['optimizer', 'optimizer hyper-parameters (param_groups)'];
+  if (SCHEDULER_WORDS.test(top)) return ['scheduler', 'learning-rate scheduler state'];
+  if (key === top && STEP_WORDS.test(top)) return ['step-counter', `training ${top} counter`];
+  if (top === 'callbacks' || top === 'loops')
+    return ['other', 'training-loop state (callbacks, loops)'];
+  return ['training-metadata', 'training metadata saved with the checkpoint'];
+}
+
+/** Metadata keys grouped by what wrote them. Reader-made keys (torch.*, general.*) are left out. */
+export function classifyMetadata(metadata: Readonly<Record<string, string>>): NonLoraEntry[] {
+  const groups: [RegExp, string, NonLoraCategory, string][] = [
+    [
+      /^ss_/,
+      'ss_*',
+      'training-metadata',
+      'kohya / sd-scripts training metadata (ss_network_dim/alpha read for the scale)',
+    ],
+    [/^sshs_/, 'sshs_*', 'training-metadata', 'kohya model hashes'],
+    [/^modelspec\./, 'modelspec.*', 'training-metadata', 'SAI model-spec description'],
+    [
+      /^lora_adapter_metadata$/,
+      'lora_adapter_metadata',
+      'adapter-config',
+      'diffusers-saved PEFT config (read for rank and alpha)',
+    ],
+    [
+      /^adapter\./,
+      'adapter.*',
+      'adapter-config',
+      'GGUF adapter keys (adapter.lora.alpha read for the scale)',
+    ],
+    [
+      /^training_info$|^software$/,
+      'training_info / software',
+      'training-metadata',
+      'trainer description',
+    ],
+  ];
+  const out: NonLoraEntry[] = [];
+  const keys = Object.keys(metadata);
+  for (const [re, name, category, reason] of groups) {
+    const count = keys.filter((k) => re.test(k)).length;
+    if (count) out.push({ name, reason, category, source: 'metadata', count });
+  }
+  return out;
+}
