@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import type { Checkpoint, PlainValue, TensorInfo } from '../core/formats/checkpoint.js';
+import type { LoraAnalysis } from '../core/lora/types.js';
+import { loraText } from './loraReport.js';
 import { formatBytes, formatCount, formatInt, formatShape } from '../shared/format.js';
 
 /** The `inspect --json` object: the CLI contract in docs/product.md. */
@@ -99,7 +101,12 @@ function table(rows: string[][], rightAligned: Set<number>): string[] {
 const MAX_METADATA_VALUE = 100;
 
 /** A summary a person reads in a terminal: figures first, then metadata, then the tensors. */
-export function inspectText(path: string, ckpt: Checkpoint, limit: number): string {
+export function inspectText(
+  path: string,
+  ckpt: Checkpoint,
+  limit: number,
+  lora?: LoraAnalysis,
+): string {
   const lines: string[] = [];
   lines.push(/^hf:/.test(path) ? path : resolve(path));
   lines.push(
@@ -147,6 +154,7 @@ export function inspectText(path: string, ckpt: Checkpoint, limit: number): stri
       ),
     );
   }
+  if (lora) lines.push(...loraText(lora));
   const values = Object.entries(ckpt.values ?? {});
   if (values.length) {
     lines.push('', `values (${values.length})`);

@@ -1,6 +1,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_HUB_ENDPOINT, openPath } from '../core/formats/index.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
+import type { FloatTarget } from '../core/formats/encode.js';
+import { analyzeLora } from '../core/lora/index.js';
+import { scalarReader } from '../core/lora/checkpointScalars.js';
+import { extractText, runExtract } from './extract.js';
 import { inspectJson, inspectText } from './inspectReport.js';
 
 declare const LORA_LENS_VERSION: string;
@@ -14,6 +18,8 @@ const USAGE = `lora-lens ${VERSION}: inspect LoRA adapters and checkpoints
 
 Usage:
   lora-lens inspect <path> [--json] [--all | --limit N]
+  lora-lens extract <checkpoint> --out <file.safetensors> [--dtype f32|f16|bf16]
+                    [--only-lora] [--adapter-config] [--json]
 
   <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
   shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
@@ -21,7 +27,13 @@ Usage:
 
 Commands:
   inspect   Read a checkpoint's header (never its weights) and print its summary,
-            metadata and tensors. Invalid files are refused with the rule they break.
+            metadata, tensors and LoRA analysis (family, modules, rank, alpha,
+            scale). Invalid files are refused with the rule they break.
+  extract   Write a weights-only adapter: the LoRA tensors (and the full weights a
+            loader needs with them, unless --only-lora), without optimizer state,
+            counters or base weights. Bytes are copied unless --dtype asks for a
+            conversion. The write is atomic; the source is never touched.
+            --adapter-config also writes adapter_config.json beside the output.
 
 Options:
   --json       Print exactly one JSON object on stdout.
@@ -61,6 +73,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         all: { type: 'boolean' },
         limit: { type: 'string' },
         'hub-endpoint': { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        dtype: { type: 'string' },
+        'only-lora': { type: 'boolean' },
+        'adapter-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -95,6 +111,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
           values.all === true ? Infinity : parseLimit(values.limit),
           values['hub-endpoint'],
         );
+      case 'extract': {
+        if (rest.length !== 1) throw new UsageError('extract takes one checkpoint');
+        if (!values.out) throw new UsageError('extract needs --out <file.safetensors>');
+        const dtype = parseDtype(values.dtype);
+        const result = await runExtract(rest[0] as string, {
+          out: values.out,
+          onlyLora: values['only-lora'] === true,
+          adapterConfig: values['adapter-config'] === true,
+          ...(dtype ? { dtype } : {}),
+        });
+        io.out(json ? JSON.stringify(result, null, 2) : extractText(result));
+        return EXIT_OK;
+      }
       default:
         throw new UsageError(`unknown command "${command}" (try: lora-lens --help)`);
     }
@@ -103,6 +132,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const err = e instanceof CheckpointError ? e : toCheckpointError(e);
     return report(io, json, err.code, err.message, err.subject);
   }
+}
+
+function parseDtype(value: string | undefined): FloatTarget | undefined {
+  if (value === undefined) return undefined;
+  const map: Record<string, FloatTarget> = {
+    f32: 'F32',
+    fp32: 'F32',
+    f16: 'F16',
+    fp16: 'F16',
+    bf16: 'BF16',
+  };
+  const d = map[value.toLowerCase()];
+  if (!d) throw new UsageError(`--dtype must be f32, f16 or bf16, got "${value}"`);
+  return d;
 }
 
 function parseLimit(value: string | undefined): number {
@@ -129,8 +172,11 @@ async function inspect(
     hub: { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) },
   });
   try {
+    const lora = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
     io.out(
-      json ? JSON.stringify(inspectJson(path, ckpt), null, 2) : inspectText(path, ckpt, limit),
+      json
+        ? JSON.stringify({ ...inspectJson(path, ckpt), lora }, null, 2)
+        : inspectText(path, ckpt, limit, lora),
     );
     return EXIT_OK;
   } finally {

@@ -46,6 +46,20 @@ describe('lora-lens inspect', () => {
     assert.deepEqual(a.shape, [8, 64]);
   });
 
+  it('adds the LoRA analysis in the contract shape', async () => {
+    const j = JSON.parse((await run('inspect', ADAPTER, '--json')).out);
+    assert.equal(j.lora.family, 'peft');
+    assert.ok(j.lora.evidence.length > 0);
+    assert.equal(j.lora.modules.length, 8);
+    const q = j.lora.modules.find((m: { target: string }) => m.target === 'model.layers.0.self_attn.q_proj');
+    assert.deepEqual(
+      { kind: q.kind, rank: q.rank, alpha: q.alpha, scale: q.scale, tensors: q.tensors.length },
+      { kind: 'linear', rank: 8, alpha: 16, scale: 2, tensors: 2 },
+    );
+    assert.deepEqual(j.lora.nonLora, []);
+    assert.ok(Array.isArray(j.lora.warnings));
+  });
+
   it('shows kohya metadata', async () => {
     const j = JSON.parse(
       (await run('inspect', 'samples/kohya-style-lora.safetensors', '--json')).out,

@@ -1,0 +1,44 @@
+import type { Histogram, LoraAnalysis } from '../core/lora/types.js';
+import { formatInt } from '../shared/format.js';
+
+const hist = <T>(h: readonly Histogram<T>[], unit = '') =>
+  h
+    .map((x) => `${x.value === null ? '?' : String(x.value)}${unit} ×${formatInt(x.count)}`)
+    .join(', ');
+
+/** Compact index ranges: [0,1,2,5,6] → "0–2, 5–6". */
+export function ranges(indices: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < indices.length;) {
+    let j = i;
+    while (j + 1 < indices.length && (indices[j + 1] as number) === (indices[j] as number) + 1) j++;
+    out.push(i === j ? String(indices[i]) : `${indices[i]}–${indices[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** The LoRA section of `lora-lens inspect`. */
+export function loraText(a: LoraAnalysis): string[] {
+  if (a.family === 'none')
+    return ['', 'LoRA: none (no adapter tensors; a base model or another checkpoint)'];
+  const s = a.summary;
+  const origins = [...new Set(a.modules.map((m) => m.alphaOrigin))].join(', ');
+  const rules = [...new Set(a.modules.map((m) => m.scaleRule))].join(', ');
+  const lines = ['', `LoRA: ${a.familyLabel} (${a.family})`];
+  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)} ${v}`);
+  row('evidence', a.evidence.slice(0, 3).join('; ') + (a.evidence.length > 3 ? '; …' : ''));
+  row('modules', `${formatInt(a.modules.length)} (${hist(s.kinds)})`);
+  for (const l of s.layers) row('layers', `${l.stack} ${ranges(l.indices)}`);
+  row('rank', hist(s.ranks));
+  row('alpha', `${hist(s.alphas)} (from ${origins})`);
+  row('scale', `${hist(s.scales)} (${rules})`);
+  row('targets', hist(s.targets));
+  if (a.nonLora.length) {
+    const byCat = new Map<string, number>();
+    for (const e of a.nonLora) byCat.set(e.category, (byCat.get(e.category) ?? 0) + (e.count ?? 1));
+    row('not LoRA', [...byCat].map(([c, n]) => `${c} ×${formatInt(n)}`).join(', '));
+  }
+  for (const w of a.warnings) row('warning', w);
+  return lines;
+}

@@ -1,0 +1,130 @@
+/**
+ * Small dense float64 linear algebra on r×r matrices (row-major Float64Array), r being a LoRA rank.
+ * Nothing here ever sees an out×in matrix.
+ */
+
+/** Mirrors the upper triangle into the lower one (the Gram loops only fill i ≤ j). */
+export function symmetrize(g: Float64Array, r: number): Float64Array {
+  for (let i = 0; i < r; i++) for (let j = i + 1; j < r; j++) g[j * r + i] = g[i * r + j] as number;
+  return g;
+}
+
+/** trace(X·Y) for symmetric X, Y: Σ X_ij·Y_ij. */
+export function traceOfProduct(x: Float64Array, y: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i] as number) * (y[i] as number);
+  return s;
+}
+
+/** D·G·D for a diagonal D given as a vector (AdaLoRA's singular values E scale the rows of A). */
+export function scaleGram(g: Float64Array, d: Float64Array, r: number): Float64Array {
+  const out = new Float64Array(r * r);
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < r; j++) out[i * r + j] = (g[i * r + j] as number) * (d[i] as number) * (d[j] as number);
+  return out;
+}
+
+/** a [n, m] · b [m, p]. */
+export function matmul(a: Float64Array, b: Float64Array, n: number, m: number, p: number) {
+  const out = new Float64Array(n * p);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < m; k++) {
+      const x = a[i * m + k] as number;
+      if (x === 0) continue;
+      for (let j = 0; j < p; j++) out[i * p + j] = (out[i * p + j] as number) + x * (b[k * p + j] as number);
+    }
+  return out;
+}
+
+/**
+ * Eigen-decomposition of a symmetric n×n matrix by cyclic Jacobi rotations: slow (O(n³) a sweep) but
+ * exact to rounding and short, which is what ranks up to a few hundred need.
+ * Returns eigenvalues and the eigenvectors as columns of `vectors`.
+ */
+export function symmetricEigen(m: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(m);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) scale += (a[i] as number) ** 2;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += (a[p * n + q] as number) ** 2;
+    if (off <= 1e-30 * scale || off === 0) break;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q] as number;
+        if (apq === 0) continue;
+        const app = a[p * n + p] as number;
+        const aqq = a[q * n + q] as number;
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        rotate(a, n, p, q, c, s);
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p] as number;
+          const vkq = v[k * n + q] as number;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = a[i * n + i] as number;
+  return { values, vectors: v };
+}
+
+/** A ← Jᵀ·A·J for the rotation J in the (p, q) plane. */
+function rotate(a: Float64Array, n: number, p: number, q: number, c: number, s: number): void {
+  for (let k = 0; k < n; k++) {
+    const akp = a[k * n + p] as number;
+    const akq = a[k * n + q] as number;
+    a[k * n + p] = c * akp - s * akq;
+    a[k * n + q] = s * akp + c * akq;
+  }
+  for (let k = 0; k < n; k++) {
+    const apk = a[p * n + k] as number;
+    const aqk = a[q * n + k] as number;
+    a[p * n + k] = c * apk - s * aqk;
+    a[q * n + k] = s * apk + c * aqk;
+  }
+}
+
+/**
+ * Singular values of B·A from G_A = A·Aᵀ and G_B = BᵀB: with G_A = V·Λ·Vᵀ, the σ² are the
+ * eigenvalues of Λ^½·Vᵀ·G_B·V·Λ^½ (the nonzero spectrum of G_B·G_A). Descending.
+ */
+export function productSingularValues(ga: Float64Array, gb: Float64Array, r: number): number[] {
+  const { values: lambda, vectors: v } = symmetricEigen(ga, r);
+  // L = V·Λ^½ (columns scaled), C = Lᵀ·G_B·L.
+  const l = new Float64Array(r * r);
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < r; j++) l[i * r + j] = (v[i * r + j] as number) * Math.sqrt(Math.max(0, lambda[j] as number));
+  const lt = new Float64Array(r * r);
+  for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) lt[j * r + i] = l[i * r + j] as number;
+  const c = symmetrize(matmul(matmul(lt, gb, r, r, r), l, r, r, r), r);
+  const { values } = symmetricEigen(c, r);
+  return [...values].map((x) => Math.sqrt(Math.max(0, x))).sort((a, b) => b - a);
+}
+
+/**
+ * Σ over kernel positions of ‖U·M_k·D‖_F², from G_U = UᵀU [r1, r1], G_D = D·Dᵀ [r2, r2] and the
+ * Tucker core M [r1, r2, K] (row-major, K kernel positions): trace(M_kᵀ·G_U·M_k·G_D) each.
+ */
+export function tuckerSquaredNorm(
+  gu: Float64Array,
+  gd: Float64Array,
+  core: Float64Array,
+  r1: number,
+  r2: number,
+  k: number,
+): number {
+  let total = 0;
+  const m = new Float64Array(r1 * r2);
+  for (let pos = 0; pos < k; pos++) {
+    for (let i = 0; i < r1 * r2; i++) m[i] = core[i * k + pos] as number;
+    total += traceOfProduct(matmul(gu, m, r1, r1, r2), matmul(m, gd, r1, r2, r2));
+  }
+  return total;
+}
