@@ -11,6 +11,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
+import { benchExtract } from './extractBench.js';
 import { benchTorch } from './torchBench.js';
 
 const DIR = '.bench-tmp';
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
     );
 
     for (const line of await benchTorch()) console.log(line);
+    for (const line of await benchExtract(join(DIR, 'extract'))) console.log(line);
 
     const empty = peakRss('--child-empty', path);
     const rss = peakRss('--child-open', path);

@@ -115,7 +115,7 @@ function runWorker(
           outcome.failures.push(
             `CRASH in ${m.reader} on a mutation of ${m.seed}: ${m.error?.split('\n')[0]} → ${save('crash', m.input, m.seed ?? 'input')}`,
           );
-        } else if (m.kind === 'progress' && index === 0 && m.done) {
+        } else if (m.kind === 'progress' && index === 0 && m.done && process.stdout.isTTY) {
           process.stdout.write(
             `\r  worker 0: ${m.done.toLocaleString('en-US')} / ${iterations.toLocaleString('en-US')}`,
           );

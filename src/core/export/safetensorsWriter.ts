@@ -26,6 +26,47 @@ const FLOATS = new Set<string>(['F64', 'F32', 'F16', 'BF16']);
 const CONVERT_CHUNK = 1 << 22;
 /** Bytes copied per read when no conversion is needed. */
 const COPY_CHUNK = 8 << 20;
+/** Small tensors read ahead of the one being written. */
+const PREFETCH = 8;
+
+/** Collects small writes into 8 MiB blocks: one syscall per block, not per tensor. */
+class BufferedWriter {
+  private readonly buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  private used = 0;
+  private at = 0;
+  constructor(private readonly handle: FileHandle) {}
+
+  async put(bytes: Uint8Array): Promise<void> {
+    if (this.used + bytes.length > this.buffer.length) await this.flush();
+    if (bytes.length >= this.buffer.length) {
+      await this.write(bytes);
+      return;
+    }
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    await this.write(this.buffer.subarray(0, n));
+  }
+
+  private async write(bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.handle.write(
+        bytes,
+        done,
+        bytes.length - done,
+        this.at + done,
+      );
+      done += bytesWritten;
+    }
+    this.at += bytes.length;
+  }
+}
 
 function targetDtype(t: TensorToWrite): DType {
   if (!isDType(t.from.dtype)) {
@@ -91,21 +132,29 @@ export async function writeSafetensors(
   await writeAtomically(
     path,
     async (handle) => {
+      const out = new BufferedWriter(handle);
       const prefix = Buffer.alloc(8);
       prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-      let at = 0;
-      const put = async (bytes: Uint8Array) => {
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, at + done);
-          done += bytesWritten;
-        }
-        at += bytes.length;
+      await out.put(prefix);
+      await out.put(headerBytes);
+      // Small tensors are read a few ahead, so reading the source and writing the output overlap.
+      const small = (p: (typeof planned)[number]) =>
+        p.dtype === p.t.from.dtype && p.t.from.byteLength <= COPY_CHUNK;
+      const ahead = new Map<number, Promise<Uint8Array>>();
+      const prefetch = (i: number) => {
+        const p = planned[i];
+        if (p && small(p) && !ahead.has(i)) ahead.set(i, p.t.checkpoint.readTensorBytes(p.t.from));
       };
-      await put(prefix);
-      await put(headerBytes);
-      for (const p of planned) await writeTensor(p.t, p.dtype, put);
-      void (handle as FileHandle);
+      for (let i = 0; i < planned.length; i++) {
+        for (let k = i; k < i + PREFETCH; k++) prefetch(k);
+        const p = planned[i] as (typeof planned)[number];
+        const ready = ahead.get(i);
+        if (ready) {
+          ahead.delete(i);
+          await out.put(await ready);
+        } else await writeTensor(p.t, p.dtype, (b) => out.put(b));
+      }
+      await out.flush();
     },
     options,
   );

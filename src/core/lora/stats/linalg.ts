@@ -9,7 +9,7 @@ export function symmetrize(g: Float64Array, r: number): Float64Array {
   return g;
 }
 
-/** trace(X·Y) for symmetric X, Y: Σ X_ij·Y_ij. */
+/** Σ X_ij·Y_ij = trace(Xᵀ·Y); for symmetric X it is trace(X·Y). */
 export function traceOfProduct(x: Float64Array, y: Float64Array): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += (x[i] as number) * (y[i] as number);
@@ -20,7 +20,8 @@ export function traceOfProduct(x: Float64Array, y: Float64Array): number {
 export function scaleGram(g: Float64Array, d: Float64Array, r: number): Float64Array {
   const out = new Float64Array(r * r);
   for (let i = 0; i < r; i++)
-    for (let j = 0; j < r; j++) out[i * r + j] = (g[i * r + j] as number) * (d[i] as number) * (d[j] as number);
+    for (let j = 0; j < r; j++)
+      out[i * r + j] = (g[i * r + j] as number) * (d[i] as number) * (d[j] as number);
   return out;
 }
 
@@ -31,7 +32,8 @@ export function matmul(a: Float64Array, b: Float64Array, n: number, m: number, p
     for (let k = 0; k < m; k++) {
       const x = a[i * m + k] as number;
       if (x === 0) continue;
-      for (let j = 0; j < p; j++) out[i * p + j] = (out[i * p + j] as number) + x * (b[k * p + j] as number);
+      for (let j = 0; j < p; j++)
+        out[i * p + j] = (out[i * p + j] as number) + x * (b[k * p + j] as number);
     }
   return out;
 }
@@ -41,7 +43,10 @@ export function matmul(a: Float64Array, b: Float64Array, n: number, m: number, p
  * exact to rounding and short, which is what ranks up to a few hundred need.
  * Returns eigenvalues and the eigenvectors as columns of `vectors`.
  */
-export function symmetricEigen(m: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(
+  m: Float64Array,
+  n: number,
+): { values: Float64Array; vectors: Float64Array } {
   const a = Float64Array.from(m);
   const v = new Float64Array(n * n);
   for (let i = 0; i < n; i++) v[i * n + i] = 1;
@@ -49,7 +54,8 @@ export function symmetricEigen(m: Float64Array, n: number): { values: Float64Arr
   for (let i = 0; i < a.length; i++) scale += (a[i] as number) ** 2;
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += (a[p * n + q] as number) ** 2;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) off += (a[p * n + q] as number) ** 2;
     if (off <= 1e-30 * scale || off === 0) break;
     for (let p = 0; p < n; p++)
       for (let q = p + 1; q < n; q++) {
@@ -100,7 +106,8 @@ export function productSingularValues(ga: Float64Array, gb: Float64Array, r: num
   // L = V·Λ^½ (columns scaled), C = Lᵀ·G_B·L.
   const l = new Float64Array(r * r);
   for (let i = 0; i < r; i++)
-    for (let j = 0; j < r; j++) l[i * r + j] = (v[i * r + j] as number) * Math.sqrt(Math.max(0, lambda[j] as number));
+    for (let j = 0; j < r; j++)
+      l[i * r + j] = (v[i * r + j] as number) * Math.sqrt(Math.max(0, lambda[j] as number));
   const lt = new Float64Array(r * r);
   for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) lt[j * r + i] = l[i * r + j] as number;
   const c = symmetrize(matmul(matmul(lt, gb, r, r, r), l, r, r, r), r);

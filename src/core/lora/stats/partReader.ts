@@ -157,17 +157,16 @@ export class PartReader {
     this.done.add(part);
   }
 
-  /** Stats of every part, reading the parts the math did not need (alpha, bias, magnitude, …). */
-  async allPartStats(): Promise<Record<string, PartStats>> {
+  /** Reads the parts the math did not need (alpha, bias, magnitude, …) for their stats. */
+  async readRest(): Promise<void> {
     for (const part of Object.keys(this.parts)) if (!this.done.has(part)) await this.stream(part);
+  }
+
+  /** Stats of every part read so far, whole or in part. */
+  collected(): Record<string, PartStats> {
     const out: Record<string, PartStats> = {};
     for (const [part, acc] of this.stats) out[part] = acc.result();
     return out;
-  }
-
-  /** Stats of one part, once it has been read. */
-  partStats(part: string): PartStats | undefined {
-    return this.done.has(part) ? this.stats.get(part)?.result() : undefined;
   }
 
   private accumulator(part: string, t: TensorInfo): PartAccumulator | undefined {
