@@ -9,6 +9,7 @@ import { formatBytes, formatCount, formatInt } from '../src/shared/format.js';
 import type { ErrorDto, SummaryDto, TreeStateDto } from '../src/shared/protocol.js';
 import { connect, loadViewState, saveViewState, type Rpc } from './rpc.js';
 import { h, icon } from './ui/dom.js';
+import { loraBadgeText } from './ui/adapterPanel.js';
 import { renderOverview } from './ui/overview.js';
 import { TensorList } from './ui/tensorList.js';
 
@@ -53,6 +54,13 @@ function headerBar(summary: SummaryDto): HTMLElement {
       'span',
       { className: 'badges' },
       h('vscode-badge', { 'data-testid': 'format-badge' }, summary.format),
+      summary.lora
+        ? h(
+            'vscode-badge',
+            { 'data-testid': 'lora-badge', title: summary.lora.evidence.join('\n') },
+            loraBadgeText(summary.lora),
+          )
+        : null,
       h(
         'vscode-badge',
         { title: `${formatInt(summary.tensorCount)} tensors` },
@@ -81,7 +89,12 @@ function headerBar(summary: SummaryDto): HTMLElement {
 
 function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void {
   const view = loadViewState();
-  list = new TensorList(rpc, tree, view.scrollTop ?? 0);
+  list = new TensorList(
+    rpc,
+    tree,
+    view.scrollTop ?? 0,
+    summary.lora !== undefined && summary.lora.modules > 0,
+  );
   const tabs = h(
     'vscode-tabs',
     { className: 'tabs', 'selected-index': view.tab ?? 0 },

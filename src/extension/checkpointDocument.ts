@@ -3,6 +3,10 @@ import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { toCheckpointError, type CheckpointError } from '../core/formats/errors.js';
 import { expandMetadata } from '../core/view/metadata.js';
 import { TensorTree } from '../core/view/tensorTree.js';
+import { moduleTree, TreeViews } from '../core/view/treeViews.js';
+import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
+import { scalarReader } from '../core/lora/checkpointScalars.js';
+import { loraSummaryDto } from '../core/lora/summaryDto.js';
 import type { SummaryDto } from '../shared/protocol.js';
 import { openUri } from './fileAccess.js';
 import { log, timed } from './log.js';
@@ -12,7 +16,8 @@ export type LoadResult =
       readonly ok: true;
       readonly checkpoint: Checkpoint;
       readonly summary: SummaryDto;
-      readonly tree: TensorTree;
+      readonly tree: TreeViews;
+      readonly analysis: LoraAnalysis;
     }
   | { readonly ok: false; readonly error: CheckpointError };
 
@@ -60,6 +65,9 @@ export class CheckpointDocument implements vscode.CustomDocument {
     try {
       const { value, ms } = await timed(`open ${this.uri.toString(true)}`, () => openUri(this.uri));
       const { checkpoint, access } = value;
+      // Header facts plus a few alpha scalars: cheap, so every file gets its LoRA analysis.
+      const analysis = await analyzeLora(checkpoint, { readScalar: scalarReader(checkpoint) });
+      const lora = analysis.family === 'none' ? undefined : loraSummaryDto(analysis);
       const summary: SummaryDto = {
         fileName: this.fileName,
         format: checkpoint.format,
@@ -78,6 +86,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
           parsed: value,
         })),
         warnings: [...(checkpoint.warnings ?? [])],
+        ...(lora ? { lora } : {}),
         values: Object.entries(checkpoint.values ?? {})
           .slice(0, 500)
           .map(([key, value]) => ({
@@ -89,11 +98,14 @@ export class CheckpointDocument implements vscode.CustomDocument {
         access,
         openMs: ms,
       };
-      const tree = new TensorTree(checkpoint.tensors);
+      const tree = new TreeViews(
+        new TensorTree(checkpoint.tensors),
+        analysis.modules.length ? moduleTree(checkpoint.tensors, analysis) : undefined,
+      );
       log().info(
         `${this.fileName}: ${checkpoint.tensors.length} tensors, ${checkpoint.parameterCount} parameters (${access} read)`,
       );
-      return { ok: true, checkpoint, summary, tree };
+      return { ok: true, checkpoint, summary, tree, analysis };
     } catch (e) {
       const error = toCheckpointError(e);
       log().warn(`${this.fileName}: ${error.code}: ${error.message}`);

@@ -85,7 +85,9 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       },
       setQuery: async ({ query }) => (await tree()).setQuery(String(query).slice(0, 500)),
       setGrouping: async ({ grouping }) =>
-        (await tree()).setGrouping(grouping === 'flat' ? 'flat' : 'tree'),
+        (await tree()).setGrouping(
+          grouping === 'flat' || grouping === 'module' ? grouping : 'tree',
+        ),
       setExpanded: async ({ id, expanded }) => (await tree()).setExpanded(id, expanded),
       expandAll: async (): Promise<TreeStateDto> => (await tree()).expandAll(),
       collapseAll: async (): Promise<TreeStateDto> => (await tree()).collapseAll(),

@@ -9,7 +9,7 @@
  * - Large data is paged: the webview asks for windows of rows, never for the whole header.
  */
 
-export type Grouping = 'tree' | 'flat';
+export type Grouping = 'tree' | 'flat' | 'module';
 
 export interface Totals {
   readonly tensors: number;
@@ -43,6 +43,8 @@ export interface TreeRowDto {
   readonly file?: string;
   /** ONNX: the node that reads this initializer. */
   readonly usedBy?: string;
+  /** Group rows: e.g. a LoRA module's kind, rank, alpha and scale. */
+  readonly note?: string;
 }
 
 export type JsonValue =
@@ -63,6 +65,45 @@ export interface DtypeStatsDto {
   readonly bytes: number;
 }
 
+export interface HistogramDto {
+  readonly value: string | number | null;
+  readonly count: number;
+}
+
+/** The adapter at a glance: what the LoRA analysis found, in a size that fits any adapter. */
+export interface LoraSummaryDto {
+  readonly family: string;
+  readonly familyLabel: string;
+  readonly evidence: readonly string[];
+  readonly modules: number;
+  readonly kinds: readonly HistogramDto[];
+  readonly ranks: readonly HistogramDto[];
+  readonly alphas: readonly HistogramDto[];
+  readonly scales: readonly HistogramDto[];
+  readonly targets: readonly HistogramDto[];
+  readonly alphaOrigins: readonly HistogramDto[];
+  readonly scaleRules: readonly string[];
+  readonly layers: readonly { readonly stack: string; readonly indices: readonly number[] }[];
+  readonly nonLora: readonly {
+    readonly category: string;
+    readonly count: number;
+    readonly example: string;
+    readonly reason: string;
+  }[];
+  /** Modules whose alpha sources disagree, with every source and which one won (first 50). */
+  readonly conflicts: readonly {
+    readonly module: string;
+    readonly sources: readonly {
+      readonly origin: string;
+      readonly key?: string;
+      readonly alpha: number | null;
+      readonly used: boolean;
+      readonly note?: string;
+    }[];
+  }[];
+  readonly warnings: readonly string[];
+}
+
 export interface SummaryDto {
   readonly fileName: string;
   readonly format: string;
@@ -79,6 +120,7 @@ export interface SummaryDto {
   readonly values: readonly MetadataEntryDto[];
   /** Problems that did not stop the file from opening. */
   readonly warnings: readonly string[];
+  readonly lora?: LoraSummaryDto;
   /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
   readonly access: 'ranged' | 'whole';
   readonly openMs: number;

@@ -1,6 +1,7 @@
 import { formatBytes, formatCount, formatInt } from '../../src/shared/format.js';
 import type { JsonValue, MetadataEntryDto, SummaryDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
+import { renderAdapterPanel } from './adapterPanel.js';
 import { h, icon } from './dom.js';
 
 const FOLD_CHARS = 240;
@@ -70,6 +71,7 @@ export function renderOverview(summary: SummaryDto, rpc: Rpc): HTMLElement {
     figures,
     readNote,
     warnings,
+    summary.lora ? renderAdapterPanel(summary.lora) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
     summary.values.length ? entriesSection('Values', 'values', summary.values, rpc) : null,

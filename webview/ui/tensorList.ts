@@ -23,7 +23,7 @@ export class TensorList {
   private readonly stats: HTMLElement;
   private readonly filter: HTMLElement & { value: string };
   private readonly empty: HTMLElement;
-  private readonly groupButtons: Record<Grouping, HTMLElement>;
+  private readonly groupButtons: Partial<Record<Grouping, HTMLElement>>;
   private selected = 0;
   private filterTimer: number | undefined;
   private renderQueued = false;
@@ -32,6 +32,7 @@ export class TensorList {
     private readonly rpc: Rpc,
     initial: TreeStateDto,
     scrollTop: number,
+    hasModules = false,
   ) {
     this.state = initial;
     this.filter = h('vscode-textfield', {
@@ -77,6 +78,7 @@ export class TensorList {
         'Group by module path',
         () => this.setGrouping('tree'),
         'group-tree',
+        true,
       ),
       flat: toolButton(
         'list-flat',
@@ -85,6 +87,17 @@ export class TensorList {
         'group-flat',
         true,
       ),
+      ...(hasModules
+        ? {
+            module: toolButton(
+              'symbol-module',
+              'Group by LoRA module (A, B and alpha together)',
+              () => this.setGrouping('module'),
+              'group-module',
+              true,
+            ),
+          }
+        : {}),
     };
     this.stats = h('div', {
       className: 'filter-stats',
@@ -134,6 +147,7 @@ export class TensorList {
           { className: 'tool-group' },
           this.groupButtons.tree,
           this.groupButtons.flat,
+          this.groupButtons.module,
           toolButton(
             'expand-all',
             'Expand all',
@@ -200,9 +214,11 @@ export class TensorList {
     this.stats.textContent = query
       ? `${formatInt(shown.tensors)} of ${formatInt(total.tensors)} tensors match · ${formatCount(shown.params)} of ${formatCount(total.params)} params · ${formatBytes(shown.bytes)} of ${formatBytes(total.bytes)}`
       : `${formatInt(total.tensors)} tensors · ${formatInt(total.params)} params · ${formatBytes(total.bytes)}`;
-    for (const g of ['tree', 'flat'] as const) {
-      (this.groupButtons[g] as HTMLElement & { checked: boolean }).checked = g === grouping;
-      this.groupButtons[g].setAttribute('aria-pressed', String(g === grouping));
+    for (const g of ['tree', 'flat', 'module'] as const) {
+      const button = this.groupButtons[g] as (HTMLElement & { checked: boolean }) | undefined;
+      if (!button) continue;
+      button.checked = g === grouping;
+      button.setAttribute('aria-pressed', String(g === grouping));
     }
     this.spacer.style.height = `${rowCount * ROW_HEIGHT}px`;
     this.empty.hidden = rowCount > 0;
@@ -276,6 +292,7 @@ export class TensorList {
         title: [
           row.path,
           row.file ? `in ${row.file}` : '',
+          row.note ? h('span', { className: 'muted used-by', title: row.note }, row.note) : null,
           row.usedBy ? `read by ${row.usedBy}` : '',
         ]
           .filter(Boolean)

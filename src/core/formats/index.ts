@@ -7,6 +7,7 @@ export * from './byteSource.js';
 export * from './checkpoint.js';
 export * from './decode.js';
 export * from './dtypes.js';
+export * from './encode.js';
 export * from './errors.js';
 export * from './files.js';
 export { DEFAULT_HUB_ENDPOINT, HubRepo, parseHubRef, type HubOptions } from './hub.js';

@@ -35,6 +35,8 @@ export interface TreeRow {
   readonly file?: string;
   /** ONNX: the first node that reads this initializer, e.g. "MatMul /model/layers.0/self_attn/q_proj/MatMul". */
   readonly usedBy?: string;
+  /** Group rows: what the group is, e.g. "linear · r 8 · α 16 · scale 2". */
+  readonly note?: string;
 }
 
 function tensorExtras(t: TensorInfo): { role?: string; file?: string; usedBy?: string } {
@@ -46,6 +48,13 @@ function tensorExtras(t: TensorInfo): { role?: string; file?: string; usedBy?: s
       ? { usedBy: `${c[0]?.op} ${c[0]?.node}${c.length > 1 ? ` (+${c.length - 1} more)` : ''}` }
       : {}),
   };
+}
+
+export interface TreeOptions {
+  /** How a tensor name becomes tree levels; default: split on dots. */
+  readonly segments?: (tensor: TensorInfo) => string[];
+  /** A note shown on group rows, by group path (e.g. a LoRA module's kind, rank and scale). */
+  readonly groupNotes?: ReadonlyMap<string, string>;
 }
 
 export interface TreeState {
@@ -92,7 +101,10 @@ export class TensorTree {
   private shown: Totals;
   readonly total: Totals;
 
-  constructor(private readonly tensors: readonly TensorInfo[]) {
+  constructor(
+    private readonly tensors: readonly TensorInfo[],
+    private readonly options: TreeOptions = {},
+  ) {
     this.names = tensors.map((t) => t.name);
     this.nodes.push({
       parent: -1,
@@ -118,7 +130,7 @@ export class TensorTree {
     this.tensors.forEach((t, index) => {
       let parent = ROOT;
       let path = '';
-      const parts = t.name.split('.');
+      const parts = this.options.segments?.(t) ?? t.name.split('.');
       for (let depth = 0; depth < parts.length; depth++) {
         const label = parts[depth] as string;
         path = depth === 0 ? label : `${path}.${label}`;
@@ -376,6 +388,9 @@ export class TensorTree {
       ...(isGroup ? { expanded: this.isExpanded(id) } : {}),
       totals,
       ...(t ? { dtype: t.dtype, shape: t.shape, ...tensorExtras(t) } : {}),
+      ...(isGroup && this.options.groupNotes?.has(n.path)
+        ? { note: this.options.groupNotes.get(n.path) }
+        : {}),
     };
   }
 

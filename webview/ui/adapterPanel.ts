@@ -1,0 +1,221 @@
+import { formatInt } from '../../src/shared/format.js';
+import type { HistogramDto, LoraSummaryDto } from '../../src/shared/protocol.js';
+import { h, icon } from './dom.js';
+
+const show = (v: HistogramDto['value']) =>
+  v === null ? '?' : typeof v === 'number' ? String(+v.toPrecision(6)) : v;
+
+/** "8" when every module agrees, "4–16 (3 values)" when they vary. */
+export function histogramText(hist: readonly HistogramDto[]): string {
+  if (hist.length === 0) return '–';
+  if (hist.length === 1) return show(hist[0]?.value ?? null);
+  const nums = hist.map((x) => x.value).filter((v): v is number => typeof v === 'number');
+  if (nums.length === hist.length)
+    return `${Math.min(...nums)}–${Math.max(...nums)} (${hist.length} values)`;
+  return `${hist.length} values`;
+}
+
+/** The adapter badge of the header bar: `PEFT · r=16 · α=32 · scale 2`. */
+export function loraBadgeText(l: LoraSummaryDto): string {
+  const parts = [l.familyLabel];
+  if (l.ranks.length === 1) parts.push(`r=${show(l.ranks[0]?.value ?? null)}`);
+  if (l.alphas.length === 1) parts.push(`α=${show(l.alphas[0]?.value ?? null)}`);
+  if (l.scales.length === 1) parts.push(`scale ${show(l.scales[0]?.value ?? null)}`);
+  return parts.join(' · ');
+}
+
+function ranges(indices: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < indices.length;) {
+    let j = i;
+    while (j + 1 < indices.length && (indices[j + 1] as number) === (indices[j] as number) + 1) j++;
+    out.push(i === j ? String(indices[i]) : `${indices[i]}–${indices[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+function bars(title: string, hist: readonly HistogramDto[], testid: string): HTMLElement {
+  const max = Math.max(1, ...hist.map((x) => x.count));
+  return h(
+    'div',
+    { className: 'histogram', 'data-testid': testid },
+    h('div', { className: 'figure-label' }, title),
+    ...hist.map((x) =>
+      h(
+        'div',
+        { className: 'hist-row' },
+        h('span', { className: 'hist-value' }, show(x.value)),
+        h(
+          'span',
+          { className: 'hist-bar-cell' },
+          h('span', { className: 'share', style: `width:${((100 * x.count) / max).toFixed(1)}%` }),
+        ),
+        h('span', { className: 'hist-count muted' }, `×${formatInt(x.count)}`),
+      ),
+    ),
+  );
+}
+
+function figure(label: string, value: string, testid: string, title?: string): HTMLElement {
+  return h(
+    'div',
+    { className: 'figure', title: title ?? value },
+    h('div', { className: 'figure-label' }, label),
+    h('div', { className: 'figure-value small', 'data-testid': testid }, value),
+  );
+}
+
+export function renderAdapterPanel(l: LoraSummaryDto): HTMLElement {
+  const origins = l.alphaOrigins.map((o) => `${show(o.value)} ×${o.count}`).join(', ');
+  const section = h(
+    'section',
+    { className: 'adapter', 'data-testid': 'adapter', 'aria-label': 'Adapter' },
+    h('h2', null, 'Adapter'),
+    h(
+      'div',
+      { className: 'figures' },
+      figure('Family', l.familyLabel, 'adapter-family'),
+      figure('Modules', formatInt(l.modules), 'adapter-modules'),
+      figure('Rank', histogramText(l.ranks), 'adapter-rank'),
+      figure('Alpha', histogramText(l.alphas), 'adapter-alpha', `alpha from ${origins}`),
+      figure('Scale', histogramText(l.scales), 'adapter-scale', l.scaleRules.join(', ')),
+    ),
+    h(
+      'table',
+      { className: 'grid facts' },
+      h(
+        'tbody',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, 'Detected from'),
+          h(
+            'td',
+            null,
+            h('ul', { className: 'evidence' }, ...l.evidence.map((e) => h('li', null, e))),
+          ),
+        ),
+        h(
+          'tr',
+          null,
+          h('th', null, 'Alpha from'),
+          h('td', null, `${origins}; scale = ${l.scaleRules.join(', ')}`),
+        ),
+        h(
+          'tr',
+          null,
+          h('th', null, 'Module kinds'),
+          h('td', null, l.kinds.map((k) => `${show(k.value)} ×${k.count}`).join(', ')),
+        ),
+        h(
+          'tr',
+          null,
+          h('th', null, 'Targets'),
+          h(
+            'td',
+            null,
+            ...l.targets.map((t) =>
+              h('span', { className: 'chip' }, `${show(t.value)} ×${t.count}`),
+            ),
+          ),
+        ),
+        ...l.layers.map((x) =>
+          h(
+            'tr',
+            null,
+            h('th', null, 'Layers'),
+            h('td', null, `${x.stack}: ${ranges(x.indices)} (${x.indices.length})`),
+          ),
+        ),
+      ),
+    ),
+  );
+  if (l.ranks.length > 1 || l.alphas.length > 1 || l.scales.length > 1) {
+    section.append(
+      h(
+        'div',
+        { className: 'histograms' },
+        l.ranks.length > 1 ? bars('Ranks', l.ranks, 'hist-ranks') : null,
+        l.alphas.length > 1 ? bars('Alphas', l.alphas, 'hist-alphas') : null,
+        l.scales.length > 1 ? bars('Scales', l.scales, 'hist-scales') : null,
+      ),
+    );
+  }
+  if (l.conflicts.length) {
+    section.append(
+      h('h3', null, 'Conflicting alpha sources'),
+      h(
+        'table',
+        { className: 'grid', 'data-testid': 'alpha-conflicts' },
+        h(
+          'thead',
+          null,
+          h('tr', null, h('th', null, 'module'), h('th', null, 'sources (the one used is marked)')),
+        ),
+        h(
+          'tbody',
+          null,
+          ...l.conflicts.map((c) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('code', null, c.module)),
+              h(
+                'td',
+                null,
+                ...c.sources.map((s) =>
+                  h(
+                    'div',
+                    { className: s.used ? 'source used' : 'source' },
+                    s.used ? icon('check') : icon('circle-slash'),
+                    ` ${s.origin}${s.key ? ` (${s.key})` : ''}: ${s.alpha ?? '?'}${s.note ? ` — ${s.note}` : ''}`,
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  if (l.nonLora.length) {
+    section.append(
+      h('h3', null, 'Not LoRA weights'),
+      h(
+        'table',
+        { className: 'grid', 'data-testid': 'non-lora' },
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', null, 'kind'),
+            h('th', { className: 'num' }, 'count'),
+            h('th', null, 'example'),
+            h('th', null, 'why'),
+          ),
+        ),
+        h(
+          'tbody',
+          null,
+          ...l.nonLora.map((n) =>
+            h(
+              'tr',
+              null,
+              h('td', null, n.category),
+              h('td', { className: 'num' }, formatInt(n.count)),
+              h('td', null, h('code', { title: n.example }, n.example)),
+              h('td', { className: 'muted' }, n.reason),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  for (const w of l.warnings)
+    section.append(h('p', { className: 'warning' }, icon('warning', 'warning-icon'), w));
+  return section;
+}
