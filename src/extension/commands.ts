@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { inspectJson } from '../cli/inspectReport.js';
 import type { CheckpointEditorProvider } from './editorProvider.js';
 import { viewTypeFor } from './editorProvider.js';
+import { extractWeightsCommand } from './extractCommand.js';
 import { log } from './log.js';
 
 /** Palette and menu commands. Each does real work or says clearly why it cannot. */
@@ -49,6 +50,9 @@ export function registerCommands(
       );
     }),
     vscode.commands.registerCommand('loraLens.showLog', () => log().show(true)),
+    vscode.commands.registerCommand('loraLens.extractWeights', (uri?: vscode.Uri) =>
+      extractWeightsCommand(uri instanceof vscode.Uri ? uri : provider.activeDocument?.uri),
+    ),
     vscode.commands.registerCommand('loraLens.focusFilter', () => provider.focusFilter()),
   );
 }
