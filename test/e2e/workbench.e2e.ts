@@ -65,6 +65,9 @@ describe('LoRA Lens in VS Code (code-server)', () => {
         files: {
           'tiny-llama/model.safetensors': { copyFrom: MODEL },
           'tiny-llama-lora/adapter_model.safetensors': { copyFrom: ADAPTER },
+          'tiny-llama-lora/adapter_config.json': {
+            copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
+          },
           ...brokenFiles,
           'README.md': '# scratch workspace\n',
         },
@@ -152,6 +155,9 @@ describe('LoRA Lens in VS Code (code-server)', () => {
     await expectState(s, app, 'ready');
     assert.equal(await dataValue(app, 'summary-tensor-count'), adapter.tensorCount);
     assert.equal(await dataValue(app, 'summary-param-count'), adapter.paramCount);
+    // The adapter at a glance, with alpha from the adapter_config.json beside it.
+    assert.equal(await text(app, 'lora-badge'), 'PEFT · r=8 · α=16 · scale 2');
+    assert.equal(await text(app, 'adapter-modules'), '8');
     await s.screenshot('adapter-overview');
   });
 
