@@ -9,6 +9,7 @@ import {
 } from '../shared/protocol.js';
 import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
 import { log } from './log.js';
+import { CheckpointStatusBar } from './statusBar.js';
 import { editorHtml, webviewOptions } from './webviewHtml.js';
 
 export const VIEW_TYPE = 'loraLens.checkpoint';
@@ -28,10 +29,13 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     { document: CheckpointDocument; endpoint: HostEndpoint }
   >();
 
+  readonly status = new CheckpointStatusBar();
+
   constructor(private readonly extensionUri: vscode.Uri) {}
 
   static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri);
+    context.subscriptions.push(provider.status);
     for (const viewType of [VIEW_TYPE, OTHER_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, {
@@ -121,6 +125,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         'loraLens.editorActive',
         this.active !== undefined,
       );
+      void this.status.show(this.active);
     };
     track();
 

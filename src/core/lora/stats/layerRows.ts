@@ -58,6 +58,7 @@ export function layerRows(stats: readonly ModuleStats[], analysis: LoraAnalysis)
   return rows.sort(
     (a, b) =>
       naturalCompare(a.group ?? '', b.group ?? '') ||
+      Number(a.layer === null) - Number(b.layer === null) ||
       naturalCompare(a.stack ?? '', b.stack ?? '') ||
       compareLayer(a.layer, b.layer) ||
       naturalCompare(a.type, b.type) ||

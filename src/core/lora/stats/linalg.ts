@@ -1,3 +1,5 @@
+import { symmetricEigen } from './eigen.js';
+
 /**
  * Small dense float64 linear algebra on r×r matrices (row-major Float64Array), r being a LoRA rank.
  * Nothing here ever sees an out×in matrix.
@@ -39,65 +41,6 @@ export function matmul(a: Float64Array, b: Float64Array, n: number, m: number, p
 }
 
 /**
- * Eigen-decomposition of a symmetric n×n matrix by cyclic Jacobi rotations: slow (O(n³) a sweep) but
- * exact to rounding and short, which is what ranks up to a few hundred need.
- * Returns eigenvalues and the eigenvectors as columns of `vectors`.
- */
-export function symmetricEigen(
-  m: Float64Array,
-  n: number,
-): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(m);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) scale += (a[i] as number) ** 2;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++)
-      for (let q = p + 1; q < n; q++) off += (a[p * n + q] as number) ** 2;
-    if (off <= 1e-30 * scale || off === 0) break;
-    for (let p = 0; p < n; p++)
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q] as number;
-        if (apq === 0) continue;
-        const app = a[p * n + p] as number;
-        const aqq = a[q * n + q] as number;
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        rotate(a, n, p, q, c, s);
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p] as number;
-          const vkq = v[k * n + q] as number;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i] as number;
-  return { values, vectors: v };
-}
-
-/** A ← Jᵀ·A·J for the rotation J in the (p, q) plane. */
-function rotate(a: Float64Array, n: number, p: number, q: number, c: number, s: number): void {
-  for (let k = 0; k < n; k++) {
-    const akp = a[k * n + p] as number;
-    const akq = a[k * n + q] as number;
-    a[k * n + p] = c * akp - s * akq;
-    a[k * n + q] = s * akp + c * akq;
-  }
-  for (let k = 0; k < n; k++) {
-    const apk = a[p * n + k] as number;
-    const aqk = a[q * n + k] as number;
-    a[p * n + k] = c * apk - s * aqk;
-    a[q * n + k] = s * apk + c * aqk;
-  }
-}
-
-/**
  * Singular values of B·A from G_A = A·Aᵀ and G_B = BᵀB: with G_A = V·Λ·Vᵀ, the σ² are the
  * eigenvalues of Λ^½·Vᵀ·G_B·V·Λ^½ (the nonzero spectrum of G_B·G_A). Descending.
  */
@@ -111,7 +54,7 @@ export function productSingularValues(ga: Float64Array, gb: Float64Array, r: num
   const lt = new Float64Array(r * r);
   for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) lt[j * r + i] = l[i * r + j] as number;
   const c = symmetrize(matmul(matmul(lt, gb, r, r, r), l, r, r, r), r);
-  const { values } = symmetricEigen(c, r);
+  const { values } = symmetricEigen(c, r, true);
   return [...values].map((x) => Math.sqrt(Math.max(0, x))).sort((a, b) => b - a);
 }
 

@@ -5,7 +5,8 @@ import { productSingularValues, scaleGram, traceOfProduct, tuckerSquaredNorm } f
 import type { PartReader } from './partReader.js';
 import type { StatsOptions } from './types.js';
 
-const DEFAULT_MAX_SPECTRUM_RANK = 256;
+// A rank-128 spectrum takes tens of ms, a rank-256 one several hundred: above 128 it is opt-in.
+const DEFAULT_MAX_SPECTRUM_RANK = 128;
 
 interface PairGrams {
   readonly r: number;
@@ -30,13 +31,13 @@ async function pairGrams(
   if (m.orientation === 'transposed') {
     // MLX / ONNX: down [in, r], up [r, out] (= Aᵀ and Bᵀ).
     const r = ds[1];
-    if (ds.length !== 2 || us.length !== 2 || r === undefined || us[0] !== r)
+    if (ds.length !== 2 || us.length !== 2 || !r || us[0] !== r)
       return `down [${ds.join(', ')}] / up [${us.join(', ')}] are not a transposed pair`;
     return { r, ga: await gramOfColumns(reader, down, r), gb: await gramOfRows(reader, up, r) };
   }
   if (m.orientation !== 'standard') return 'down and up do not share a rank';
   const r = ds[0];
-  if (ds.length < 2 || us.length < 2 || r === undefined || us[1] !== r)
+  if (ds.length < 2 || us.length < 2 || !r || us[1] !== r)
     return `down [${ds.join(', ')}] / up [${us.join(', ')}] do not share a rank`;
   if (product(us.slice(2)) !== 1) return `up [${us.join(', ')}] has a kernel: the delta is not B·A`;
   return { r, ga: await gramOfRows(reader, down, r), gb: await gramOfColumns(reader, up, r) };

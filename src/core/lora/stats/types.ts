@@ -68,7 +68,7 @@ export interface ModuleStats {
   /** Every element of B / lora_up is exactly 0: PEFT's initial state, an untrained adapter. */
   readonly zeroB: boolean;
   readonly dora?: DoraStats;
-  /** Tensor bytes read to compute these stats (0 for a cache hit is not recorded here). */
+  /** Tensor bytes read when these stats were computed (a cache hit returns them as stored). */
   readonly bytesRead: number;
   readonly ms: number;
   /** Set when the data could not be read or decoded; the numbers are then partial or null. */
@@ -81,6 +81,6 @@ export interface StatsOptions {
   readonly signal?: AbortSignal;
   /** LoHa forms its product row by row; above out×in elements it reports null (default 16M). */
   readonly maxProductElements?: number;
-  /** Spectra are skipped above this rank (Jacobi is O(r³); default 256). */
+  /** Spectra are skipped above this rank (an r×r eigenproblem, O(r³); default 128). */
   readonly maxSpectrumRank?: number;
 }
