@@ -97,7 +97,7 @@ const host = new HostEndpoint(
         : { ok: true, summary, tree: tree.state() },
     rows: ({ start, count }) => ({ state: tree.state(), start, rows: tree.rows(start, count) }),
     setQuery: ({ query }) => tree.setQuery(query),
-    setGrouping: ({ grouping }) => tree.setGrouping(grouping),
+    setGrouping: ({ grouping }) => tree.setGrouping(grouping === 'flat' ? 'flat' : 'tree'),
     setExpanded: ({ id, expanded }) => tree.setExpanded(id, expanded),
     expandAll: () => tree.expandAll(),
     collapseAll: () => tree.collapseAll(),

@@ -51,7 +51,9 @@ describe('lora-lens inspect', () => {
     assert.equal(j.lora.family, 'peft');
     assert.ok(j.lora.evidence.length > 0);
     assert.equal(j.lora.modules.length, 8);
-    const q = j.lora.modules.find((m: { target: string }) => m.target === 'model.layers.0.self_attn.q_proj');
+    const q = j.lora.modules.find(
+      (m: { target: string }) => m.target === 'model.layers.0.self_attn.q_proj',
+    );
     assert.deepEqual(
       { kind: q.kind, rank: q.rank, alpha: q.alpha, scale: q.scale, tensors: q.tensors.length },
       { kind: 'linear', rank: 8, alpha: 16, scale: 2, tensors: 2 },
