@@ -76,7 +76,8 @@ export function resolveScale(
       problems,
     };
   }
-  if (UNIT_SCALE.has(m.kind) || (m.kind === 'lokr' && m.rank === null)) {
+  // LyCORIS applies a LoKr with two full factors unscaled; PEFT still scales it by alpha / r (config r).
+  if (UNIT_SCALE.has(m.kind) || (m.kind === 'lokr' && m.rank === null && family !== 'peft')) {
     const why =
       m.kind === 'lokr' ? '1 (LoKr with two full factors)' : '1 (the delta is added as is)';
     return {

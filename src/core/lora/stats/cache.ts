@@ -25,7 +25,10 @@ export interface StatsPersistence {
 }
 
 export interface StatsCacheOptions {
-  /** Modules kept (default 20 000: a few MB of JSON). The least recently used go first. */
+  /**
+   * Modules kept (default 5 000). An entry is ~1 KB of JSON, ~3 KB with a rank-128 spectrum; the
+   * least recently used go first.
+   */
   readonly maxEntries?: number;
   readonly persistence?: StatsPersistence;
 }
@@ -42,7 +45,7 @@ export class StatsCache {
   private readonly max: number;
 
   constructor(private readonly options: StatsCacheOptions = {}) {
-    this.max = Math.max(1, options.maxEntries ?? 20_000);
+    this.max = Math.max(1, options.maxEntries ?? 5_000);
   }
 
   get size(): number {
