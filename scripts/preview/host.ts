@@ -73,6 +73,32 @@ const summary: SummaryDto = {
     { key: 'epoch', value: '3', length: 1, truncated: false },
     { key: 'global_step', value: '1200', length: 4, truncated: false },
   ],
+  lora: {
+    family: 'peft',
+    familyLabel: 'PEFT',
+    evidence: ['8 modules under base_model.model.'],
+    modules: 8,
+    kinds: [{ value: 'linear', count: 8 }],
+    ranks: [
+      { value: 8, count: 6 },
+      { value: 16, count: 2 },
+    ],
+    alphas: [{ value: 16, count: 8 }],
+    scales: [
+      { value: 2, count: 6 },
+      { value: 1, count: 2 },
+    ],
+    targets: [
+      { value: 'q_proj', count: 4 },
+      { value: 'v_proj', count: 4 },
+    ],
+    alphaOrigins: [{ value: 'adapter_config', count: 8 }],
+    scaleRules: ['alpha/r'],
+    layers: [{ stack: 'model.layers', indices: [0, 1, 2, 3] }],
+    nonLora: [],
+    conflicts: [],
+    warnings: [],
+  },
   warnings: ['TotalSizeMismatch: metadata.total_size says 12 bytes, the shards add up to 4096'],
   access: 'ranged',
   openMs: 3.2,
@@ -105,6 +131,19 @@ const host = new HostEndpoint(
     metadataValue: ({ key }) =>
       expandMetadata({ [key]: (metadata as Record<string, string>)[key] ?? '' })[0] as never,
     copyText: () => null,
+    computeStats: () => ({
+      modules: layers * 2,
+      ms: 12,
+      rows: [],
+      totals: Array.from({ length: layers }, (_, l) => ({
+        layer: l,
+        stack: 'model.layers',
+        norm: 0.5 + l / layers,
+        byType: { q_proj: 0.3 + (l % 3) / 10, v_proj: 0.4 + l / layers / 2 },
+        unknown: 0,
+      })),
+      warnings: ['3 module(s) have an all-zero B (lora_up), so they change nothing: …'],
+    }),
   },
 );
 deliver = (m) => void host.receive(m);

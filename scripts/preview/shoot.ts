@@ -33,6 +33,10 @@ async function main(): Promise<void> {
     await page.goto(url);
     await page.waitForSelector('[data-state=ready]');
     await page.screenshot({ path: 'test-results/preview/overview.png' });
+    await page.click('[data-testid=compute-stats]');
+    await page.waitForSelector('[data-testid=stats]');
+    await page.locator('[data-testid=stats]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: 'test-results/preview/stats.png' });
     await page.click('[data-testid=tab-tensors]');
     await page.waitForSelector('[data-testid=tree-row]');
     await page.screenshot({ path: 'test-results/preview/tensors.png' });

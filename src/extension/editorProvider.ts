@@ -10,6 +10,7 @@ import {
 import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
 import { log } from './log.js';
 import { CheckpointStatusBar } from './statusBar.js';
+import { StatsService } from './statsService.js';
 import { editorHtml, webviewOptions } from './webviewHtml.js';
 
 export const VIEW_TYPE = 'loraLens.checkpoint';
@@ -31,10 +32,16 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   readonly status = new CheckpointStatusBar();
 
-  constructor(private readonly extensionUri: vscode.Uri) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly stats: StatsService,
+  ) {}
 
   static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
-    const provider = new CheckpointEditorProvider(context.extensionUri);
+    const provider = new CheckpointEditorProvider(
+      context.extensionUri,
+      new StatsService(context.globalStorageUri),
+    );
     context.subscriptions.push(provider.status);
     for (const viewType of [VIEW_TYPE, OTHER_VIEW_TYPE]) {
       context.subscriptions.push(
@@ -109,6 +116,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
           throw new CheckpointError('TensorNotFound', `no metadata key "${key}"`, key);
         return metadataEntry(key, value);
       },
+      computeStats: () => this.stats.compute(document),
       copyText: async ({ text, what }) => {
         await vscode.env.clipboard.writeText(text);
         void vscode.window.setStatusBarMessage(`LoRA Lens: copied ${what}`, 2500);

@@ -132,6 +132,28 @@ export interface ErrorDto {
   readonly subject?: string;
 }
 
+/** Per-module statistics for the chart: ‖scale·ΔW‖_F per module and per layer. */
+export interface StatsDto {
+  readonly modules: number;
+  readonly ms: number;
+  readonly rows: readonly {
+    readonly module: string;
+    readonly layer: number | null;
+    readonly stack: string | null;
+    readonly type: string;
+    readonly scale: number | null;
+    readonly norm: number | null;
+  }[];
+  readonly totals: readonly {
+    readonly layer: number | null;
+    readonly stack: string | null;
+    readonly norm: number;
+    readonly byType: Readonly<Record<string, number>>;
+    readonly unknown: number;
+  }[];
+  readonly warnings: readonly string[];
+}
+
 export type ReadyResult =
   | { readonly ok: true; readonly summary: SummaryDto; readonly tree: TreeStateDto }
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };
@@ -151,6 +173,8 @@ export interface Requests {
   reveal: { params: { path: string }; result: { state: TreeStateDto; row: number } };
   metadataValue: { params: { key: string }; result: MetadataEntryDto };
   copyText: { params: { text: string; what: string }; result: null };
+  /** Streams every module's tensors once (cached per file); the host shows progress with Cancel. */
+  computeStats: { params: Record<string, never>; result: StatsDto };
 }
 
 /** host → webview notifications. */

@@ -159,6 +159,16 @@ describe('LoRA Lens in VS Code (code-server)', () => {
     assert.equal(await text(app, 'lora-badge'), 'PEFT · r=8 · α=16 · scale 2');
     assert.equal(await text(app, 'adapter-modules'), '8');
     await s.screenshot('adapter-overview');
+    // Norms are computed on request, by streaming each module's tensors once.
+    await byTestId(app, 'compute-stats').click();
+    await byTestId(app, 'stats').waitFor({ timeout: TIMEOUT.ui });
+    assert.match(await text(app, 'stats'), /8 modules/);
+    assert.equal(
+      await byTestId(app, 'stats-warning').count(),
+      0,
+      'a trained adapter has no all-zero B',
+    );
+    await s.screenshot('adapter-stats');
   });
 
   scenario('malformed files show the named validation error', s, async (s) => {

@@ -42,6 +42,7 @@ function pair() {
         });
       },
       copyText: () => null,
+      computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
     },
   );
   return { host, webview };

@@ -1,6 +1,8 @@
 import { formatInt } from '../../src/shared/format.js';
 import type { HistogramDto, LoraSummaryDto } from '../../src/shared/protocol.js';
+import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import { renderStatsChart } from './statsChart.js';
 
 const show = (v: HistogramDto['value']) =>
   v === null ? '?' : typeof v === 'number' ? String(+v.toPrecision(6)) : v;
@@ -66,7 +68,7 @@ function figure(label: string, value: string, testid: string, title?: string): H
   );
 }
 
-export function renderAdapterPanel(l: LoraSummaryDto): HTMLElement {
+export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
   const origins = l.alphaOrigins.map((o) => `${show(o.value)} ×${o.count}`).join(', ');
   const section = h(
     'section',
@@ -217,5 +219,29 @@ export function renderAdapterPanel(l: LoraSummaryDto): HTMLElement {
   }
   for (const w of l.warnings)
     section.append(h('p', { className: 'warning' }, icon('warning', 'warning-icon'), w));
+  const statsBox = h('div', { className: 'stats-box' });
+  const button = h(
+    'vscode-button',
+    {
+      'data-testid': 'compute-stats',
+      secondary: true,
+      title: "Reads each module's tensors once; results are cached per file",
+    },
+    'Compute statistics',
+  );
+  button.addEventListener('click', async () => {
+    button.setAttribute('disabled', '');
+    statsBox.replaceChildren(h('span', { className: 'muted' }, 'Reading module tensors…'));
+    try {
+      statsBox.replaceChildren(renderStatsChart(await rpc.request('computeStats', {})));
+      button.remove();
+    } catch (e) {
+      statsBox.replaceChildren(
+        h('p', { className: 'warning' }, icon('error'), e instanceof Error ? e.message : String(e)),
+      );
+      button.removeAttribute('disabled');
+    }
+  });
+  section.append(h('h3', null, 'Norms'), button, statsBox);
   return section;
 }

@@ -71,7 +71,7 @@ export function renderOverview(summary: SummaryDto, rpc: Rpc): HTMLElement {
     figures,
     readNote,
     warnings,
-    summary.lora ? renderAdapterPanel(summary.lora) : null,
+    summary.lora ? renderAdapterPanel(summary.lora, rpc) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
     summary.values.length ? entriesSection('Values', 'values', summary.values, rpc) : null,
