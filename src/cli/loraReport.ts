@@ -1,3 +1,5 @@
+import type { ModuleStats } from '../core/lora/stats/index.js';
+import { statsWarnings } from '../core/lora/statsSummary.js';
 import type { Histogram, LoraAnalysis } from '../core/lora/types.js';
 import { formatInt } from '../shared/format.js';
 
@@ -41,4 +43,25 @@ export function loraText(a: LoraAnalysis): string[] {
   }
   for (const w of a.warnings) row('warning', w);
   return lines;
+}
+
+const num = (n: number | null) => (n === null ? '?' : n >= 100 ? n.toFixed(1) : n.toPrecision(4));
+
+/** The `--stats` section: the largest deltas first, then what looks wrong. */
+export function statsText(stats: readonly ModuleStats[]): string {
+  const lines = [`statistics (${stats.length} modules, ‖scale·B·A‖_F, largest first)`];
+  const sorted = [...stats].sort((a, b) => (b.norm ?? -1) - (a.norm ?? -1));
+  for (const s of sorted.slice(0, 10)) {
+    const maxAbs = Math.max(
+      ...Object.entries(s.maxAbs)
+        .filter(([part]) => part !== 'alpha')
+        .map(([, v]) => v),
+    );
+    lines.push(
+      `  ${num(s.norm).padStart(10)}  max|w| ${num(Number.isFinite(maxAbs) ? maxAbs : null)}  ${s.module}${s.normNote ? ` (${s.normNote})` : ''}`,
+    );
+  }
+  if (sorted.length > 10) lines.push(`  … ${sorted.length - 10} more (use --json)`);
+  for (const w of statsWarnings(stats)) lines.push(`  warning: ${w}`);
+  return lines.join('\n');
 }

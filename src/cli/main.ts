@@ -4,7 +4,9 @@ import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
 import type { FloatTarget } from '../core/formats/encode.js';
 import { analyzeLora } from '../core/lora/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
+import { computeAllStats } from '../core/lora/stats/index.js';
 import { extractText, runExtract } from './extract.js';
+import { statsText } from './loraReport.js';
 import { inspectJson, inspectText } from './inspectReport.js';
 
 declare const LORA_LENS_VERSION: string;
@@ -17,7 +19,7 @@ export const EXIT_INVALID = 2;
 const USAGE = `lora-lens ${VERSION}: inspect LoRA adapters and checkpoints
 
 Usage:
-  lora-lens inspect <path> [--json] [--all | --limit N]
+  lora-lens inspect <path> [--json] [--all | --limit N] [--stats]
   lora-lens extract <checkpoint> --out <file.safetensors> [--dtype f32|f16|bf16]
                     [--only-lora] [--adapter-config] [--json]
 
@@ -38,6 +40,8 @@ Commands:
 Options:
   --json       Print exactly one JSON object on stdout.
   --all        List every tensor (text mode lists the first 50).
+  --stats      Also read each LoRA module's tensors once: ‖scale·B·A‖, max |w|,
+               NaN/Inf counts, untrained (all-zero) B.
   --limit N    List the first N tensors in text mode.
   --hub-endpoint URL   Hub endpoint (default $HF_ENDPOINT or ${DEFAULT_HUB_ENDPOINT}).
                The Hub token is read from $HF_TOKEN.
@@ -77,6 +81,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         dtype: { type: 'string' },
         'only-lora': { type: 'boolean' },
         'adapter-config': { type: 'boolean' },
+        stats: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -110,6 +115,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           json,
           values.all === true ? Infinity : parseLimit(values.limit),
           values['hub-endpoint'],
+          values.stats === true,
         );
       case 'extract': {
         if (rest.length !== 1) throw new UsageError('extract takes one checkpoint');
@@ -162,6 +168,7 @@ async function inspect(
   json: boolean,
   limit: number,
   hubEndpoint: string | undefined,
+  withStats = false,
 ): Promise<number> {
   if (args.length !== 1)
     throw new UsageError(args.length === 0 ? 'inspect needs a path' : 'inspect takes one path');
@@ -173,10 +180,18 @@ async function inspect(
   });
   try {
     const lora = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
+    const stats =
+      withStats && lora.modules.length
+        ? await computeAllStats(ckpt, lora, { concurrency: 2 })
+        : undefined;
     io.out(
       json
-        ? JSON.stringify({ ...inspectJson(path, ckpt), lora }, null, 2)
-        : inspectText(path, ckpt, limit, lora),
+        ? JSON.stringify(
+            { ...inspectJson(path, ckpt), lora, ...(withStats ? { stats: stats ?? [] } : {}) },
+            null,
+            2,
+          )
+        : inspectText(path, ckpt, limit, lora) + (stats ? `\n${statsText(stats)}` : ''),
     );
     return EXIT_OK;
   } finally {

@@ -62,6 +62,18 @@ describe('lora-lens inspect', () => {
     assert.ok(Array.isArray(j.lora.warnings));
   });
 
+  it('adds per-module statistics with --stats', async () => {
+    const j = JSON.parse((await run('inspect', ADAPTER, '--json', '--stats')).out);
+    assert.equal(j.stats.length, 8);
+    for (const s of j.stats) {
+      assert.ok(s.norm > 0, s.module);
+      assert.equal(s.zeroB, false);
+      assert.equal(s.nanCount, 0);
+    }
+    const text = await run('inspect', ADAPTER, '--stats', '--limit', '0');
+    assert.match(text.out, /statistics \(8 modules/);
+  });
+
   it('shows kohya metadata', async () => {
     const j = JSON.parse(
       (await run('inspect', 'samples/kohya-style-lora.safetensors', '--json')).out,
