@@ -18,47 +18,32 @@ const DIR = '.bench-tmp';
 const TENSORS = 20_000;
 const ROUNDS = 25;
 
-async function makeSparseFile(path: string): Promise<number> {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  const per = 512 * 512 * 2; // BF16 [512, 512]
-  const kinds = [
-    'self_attn.q_proj',
-    'self_attn.k_proj',
-    'self_attn.v_proj',
-    'self_attn.o_proj',
-    'mlp.gate_proj',
-    'mlp.up_proj',
-    'mlp.down_proj',
-    'input_layernorm',
-    'post_attention_layernorm',
-    'self_attn.rotary',
-  ];
-  for (let i = 0; i < TENSORS; i++) {
-    header[`model.layers.${Math.floor(i / kinds.length)}.${kinds[i % kinds.length]}.weight`] = {
-      dtype: 'BF16',
-      shape: [512, 512],
-      data_offsets: [i * per, (i + 1) * per],
-    };
-  }
-  let text = JSON.stringify(header);
-  text += ' '.repeat((8 - (text.length % 8)) % 8);
-  const bytes = Buffer.from(text);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(bytes.length));
-  const fh = await open(path, 'w');
-  await fh.write(prefix, 0, 8, 0);
-  await fh.write(bytes, 0, bytes.length, 8);
-  await fh.truncate(8 + bytes.length + TENSORS * per);
-  await fh.close();
-  return 8 + bytes.length + TENSORS * per;
-}
+const LAYER_KINDS = [
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
+  'input_layernorm',
+  'post_attention_layernorm',
+  'self_attn.rotary',
+];
 
-/** Writes one sparse shard with `count` BF16 [1024, 1024] tensors; returns the tensor names. */
-async function makeShard(path: string, names: string[]): Promise<void> {
+/**
+ * Writes a safetensors header for BF16 tensors of one shape and makes the data section a sparse hole:
+ * a file of any size, written in milliseconds. Returns the file size.
+ */
+async function writeSparseSafetensors(
+  path: string,
+  names: readonly string[],
+  shape: [number, number],
+): Promise<number> {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  const per = 1024 * 1024 * 2;
+  const per = shape[0] * shape[1] * 2;
   names.forEach((name, i) => {
-    header[name] = { dtype: 'BF16', shape: [1024, 1024], data_offsets: [i * per, (i + 1) * per] };
+    header[name] = { dtype: 'BF16', shape, data_offsets: [i * per, (i + 1) * per] };
   });
   let text = JSON.stringify(header);
   text += ' '.repeat((8 - (text.length % 8)) % 8);
@@ -70,6 +55,16 @@ async function makeShard(path: string, names: string[]): Promise<void> {
   await fh.write(bytes, 0, bytes.length, 8);
   await fh.truncate(8 + bytes.length + names.length * per);
   await fh.close();
+  return 8 + bytes.length + names.length * per;
+}
+
+function makeSparseFile(path: string): Promise<number> {
+  const names = Array.from(
+    { length: TENSORS },
+    (_, i) =>
+      `model.layers.${Math.floor(i / LAYER_KINDS.length)}.${LAYER_KINDS[i % LAYER_KINDS.length]}.weight`,
+  );
+  return writeSparseSafetensors(path, names, [512, 512]);
 }
 
 const SHARDS = 17;
@@ -98,7 +93,7 @@ async function makeShardedModel(dir: string): Promise<string> {
   for (let s = 0; s < SHARDS; s++) {
     const shard = `model-${String(s + 1).padStart(5, '0')}-of-${String(SHARDS).padStart(5, '0')}.safetensors`;
     const part = names.slice(s * per, (s + 1) * per);
-    await makeShard(join(dir, shard), part);
+    await writeSparseSafetensors(join(dir, shard), part, [1024, 1024]);
     for (const n of part) weightMap[n] = shard;
   }
   const index = join(dir, 'model.safetensors.index.json');

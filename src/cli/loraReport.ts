@@ -1,24 +1,12 @@
 import type { ModuleStats } from '../core/lora/stats/index.js';
 import { statsWarnings } from '../core/lora/statsSummary.js';
 import type { Histogram, LoraAnalysis } from '../core/lora/types.js';
-import { formatInt } from '../shared/format.js';
+import { formatInt, formatRanges } from '../shared/format.js';
 
 const hist = <T>(h: readonly Histogram<T>[], unit = '') =>
   h
     .map((x) => `${x.value === null ? '?' : String(x.value)}${unit} ×${formatInt(x.count)}`)
     .join(', ');
-
-/** Compact index ranges: [0,1,2,5,6] → "0–2, 5–6". */
-export function ranges(indices: readonly number[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < indices.length;) {
-    let j = i;
-    while (j + 1 < indices.length && (indices[j + 1] as number) === (indices[j] as number) + 1) j++;
-    out.push(i === j ? String(indices[i]) : `${indices[i]}–${indices[j]}`);
-    i = j + 1;
-  }
-  return out.join(', ');
-}
 
 /** The LoRA section of `lora-lens inspect`. */
 export function loraText(a: LoraAnalysis): string[] {
@@ -31,7 +19,7 @@ export function loraText(a: LoraAnalysis): string[] {
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)} ${v}`);
   row('evidence', a.evidence.slice(0, 3).join('; ') + (a.evidence.length > 3 ? '; …' : ''));
   row('modules', `${formatInt(a.modules.length)} (${hist(s.kinds)})`);
-  for (const l of s.layers) row('layers', `${l.stack} ${ranges(l.indices)}`);
+  for (const l of s.layers) row('layers', `${l.stack} ${formatRanges(l.indices)}`);
   row('rank', hist(s.ranks));
   row('alpha', `${hist(s.alphas)} (from ${origins})`);
   row('scale', `${hist(s.scales)} (${rules})`);

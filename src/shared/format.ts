@@ -40,3 +40,15 @@ export function formatCount(n: number): string {
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
+
+/** Compact index ranges: [0, 1, 2, 5, 6] → "0–2, 5–6". Indices must be sorted. */
+export function formatRanges(indices: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < indices.length;) {
+    let j = i;
+    while (j + 1 < indices.length && (indices[j + 1] as number) === (indices[j] as number) + 1) j++;
+    out.push(i === j ? String(indices[i]) : `${indices[i]}–${indices[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}

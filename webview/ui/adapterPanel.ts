@@ -1,4 +1,4 @@
-import { formatInt } from '../../src/shared/format.js';
+import { formatInt, formatRanges } from '../../src/shared/format.js';
 import type { HistogramDto, LoraSummaryDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
@@ -24,17 +24,6 @@ export function loraBadgeText(l: LoraSummaryDto): string {
   if (l.alphas.length === 1) parts.push(`α=${show(l.alphas[0]?.value ?? null)}`);
   if (l.scales.length === 1) parts.push(`scale ${show(l.scales[0]?.value ?? null)}`);
   return parts.join(' · ');
-}
-
-function ranges(indices: readonly number[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < indices.length;) {
-    let j = i;
-    while (j + 1 < indices.length && (indices[j + 1] as number) === (indices[j] as number) + 1) j++;
-    out.push(i === j ? String(indices[i]) : `${indices[i]}–${indices[j]}`);
-    i = j + 1;
-  }
-  return out.join(', ');
 }
 
 function bars(title: string, hist: readonly HistogramDto[], testid: string): HTMLElement {
@@ -128,7 +117,7 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
             'tr',
             null,
             h('th', null, 'Layers'),
-            h('td', null, `${x.stack}: ${ranges(x.indices)} (${x.indices.length})`),
+            h('td', null, `${x.stack}: ${formatRanges(x.indices)} (${x.indices.length})`),
           ),
         ),
       ),
