@@ -11,14 +11,17 @@ import type { ErrorDto, SummaryDto, TreeStateDto } from '../src/shared/protocol.
 import { connect, loadViewState, saveViewState, type Rpc } from './rpc.js';
 import { h, icon } from './ui/dom.js';
 import { loraBadgeText } from './ui/adapterPanel.js';
+import { MappingView } from './ui/mappingView.js';
 import { renderOverview } from './ui/overview.js';
 import { TensorList } from './ui/tensorList.js';
 
 const app = document.getElementById('app') as HTMLElement;
 const rpc = connect();
 let list: TensorList | undefined;
+let mapping: MappingView | undefined;
 
 rpc.on('reload', () => void start());
+rpc.on('mappingChanged', () => void mapping?.refresh());
 rpc.on('focusFilter', () => {
   const tabs = app.querySelector('vscode-tabs') as (HTMLElement & { selectedIndex: number }) | null;
   if (tabs) tabs.selectedIndex = 1;
@@ -109,10 +112,38 @@ function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void
     ),
     h('vscode-tab-panel', { className: 'tensors-panel' }, list.element),
   );
+  const header = headerBar(summary);
+  if (summary.lora && summary.lora.modules > 0) {
+    // Adapters get the Mapping tab and the base picker in the header bar.
+    const baseButton = h(
+      'vscode-button',
+      {
+        'data-testid': 'header-base',
+        secondary: true,
+        title: 'The base model this adapter is for',
+      },
+      'Base: none — Select…',
+    );
+    mapping = new MappingView(rpc, (v) => {
+      baseButton.textContent = v.base ? `Base: ${v.base.label}` : 'Base: none — Select…';
+    });
+    baseButton.addEventListener('click', () => {
+      tabs.setAttribute('selected-index', '2');
+      (tabs as HTMLElement & { selectedIndex: number }).selectedIndex = 2;
+      saveViewState({ tab: 2 });
+      void mapping?.choose();
+    });
+    header.append(baseButton);
+    tabs.append(
+      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-mapping' }, 'Mapping'),
+      h('vscode-tab-panel', { className: 'mapping-panel' }, mapping.element),
+    );
+    void mapping.refresh();
+  } else mapping = undefined;
   tabs.addEventListener('vsc-tabs-select', (e: Event) => {
     saveViewState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex });
   });
-  app.replaceChildren(headerBar(summary), tabs);
+  app.replaceChildren(header, tabs);
   app.dataset.state = 'ready';
 }
 

@@ -5,7 +5,10 @@ import type { FloatTarget } from '../core/formats/encode.js';
 import { analyzeLora } from '../core/lora/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
 import { computeAllStats } from '../core/lora/stats/index.js';
+import type { HubOptions } from '../core/formats/index.js';
+import { EXPORT_NAMINGS, type ExportNaming } from '../core/mapping/export/index.js';
 import { extractText, runExtract } from './extract.js';
+import { exportText, mapExitCode, mapText, runExport, runMap } from './mapCommands.js';
 import { statsText } from './loraReport.js';
 import { inspectJson, inspectText } from './inspectReport.js';
 
@@ -22,6 +25,10 @@ Usage:
   lora-lens inspect <path> [--json] [--all | --limit N] [--stats]
   lora-lens extract <checkpoint> --out <file.safetensors> [--dtype f32|f16|bf16]
                     [--only-lora] [--adapter-config] [--json]
+  lora-lens map <adapter> --base <path|hf:repo> [--mapping m.json] [--save-mapping m.json]
+                [--strict] [--json]
+  lora-lens export <adapter> --base <path|hf:repo> --out <file.safetensors>
+                   [--naming base|peft|kohya|diffusers|gguf] [--mapping m.json] [--json]
 
   <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
   shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
@@ -36,6 +43,13 @@ Commands:
             counters or base weights. Bytes are copied unless --dtype asks for a
             conversion. The write is atomic; the source is never touched.
             --adapter-config also writes adapter_config.json beside the output.
+  map       Suggest the base parameter each LoRA module patches, with a confidence,
+            a level and a reason, and list what is unmatched on both sides.
+            --mapping applies a reviewed mapping file (user decisions win);
+            --strict exits 1 when anything is unmatched or in conflict.
+  export    Write the adapter remapped into a target naming (weights only, bytes
+            copied unless a transpose is needed). --naming peft also writes
+            adapter_config.json beside --out.
 
 Options:
   --json       Print exactly one JSON object on stdout.
@@ -82,6 +96,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         'only-lora': { type: 'boolean' },
         'adapter-config': { type: 'boolean' },
         stats: { type: 'boolean' },
+        base: { type: 'string' },
+        mapping: { type: 'string' },
+        naming: { type: 'string' },
+        strict: { type: 'boolean' },
+        'save-mapping': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -130,6 +149,37 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.out(json ? JSON.stringify(result, null, 2) : extractText(result));
         return EXIT_OK;
       }
+      case 'map': {
+        if (rest.length !== 1) throw new UsageError('map takes one adapter');
+        if (!values.base) throw new UsageError('map needs --base <path|hf:repo>');
+        const j = await runMap(rest[0] as string, values.base, {
+          ...(values.mapping ? { mappingPath: values.mapping } : {}),
+          ...(values['save-mapping'] ? { savePath: values['save-mapping'] } : {}),
+          strict: values.strict === true,
+          hub: hubOptions(values['hub-endpoint']),
+        });
+        io.out(json ? JSON.stringify(j, null, 2) : mapText(j));
+        return mapExitCode(j, values.strict === true);
+      }
+      case 'export': {
+        if (rest.length !== 1) throw new UsageError('export takes one adapter');
+        if (!values.base) throw new UsageError('export needs --base <path|hf:repo>');
+        if (!values.out) throw new UsageError('export needs --out <file.safetensors>');
+        const naming = values.naming ?? 'base';
+        if (!(EXPORT_NAMINGS as readonly string[]).includes(naming)) {
+          throw new UsageError(
+            `--naming must be one of ${EXPORT_NAMINGS.join(', ')}, got "${naming}"`,
+          );
+        }
+        const j = await runExport(rest[0] as string, values.base, {
+          out: values.out,
+          naming: naming as ExportNaming,
+          ...(values.mapping ? { mappingPath: values.mapping } : {}),
+          hub: hubOptions(values['hub-endpoint']),
+        });
+        io.out(json ? JSON.stringify(j, null, 2) : exportText(j));
+        return EXIT_OK;
+      }
       default:
         throw new UsageError(`unknown command "${command}" (try: lora-lens --help)`);
     }
@@ -138,6 +188,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const err = e instanceof CheckpointError ? e : toCheckpointError(e);
     return report(io, json, err.code, err.message, err.subject);
   }
+}
+
+function hubOptions(endpoint?: string): HubOptions {
+  const token = process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
+  const ep = endpoint ?? process.env.HF_ENDPOINT;
+  return { ...(ep ? { endpoint: ep } : {}), ...(token ? { token } : {}) };
 }
 
 function parseDtype(value: string | undefined): FloatTarget | undefined {
@@ -173,11 +229,7 @@ async function inspect(
   if (args.length !== 1)
     throw new UsageError(args.length === 0 ? 'inspect needs a path' : 'inspect takes one path');
   const path = args[0] as string;
-  const token = process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
-  const endpoint = hubEndpoint ?? process.env.HF_ENDPOINT;
-  const ckpt = await openPath(path, {
-    hub: { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) },
-  });
+  const ckpt = await openPath(path, { hub: hubOptions(hubEndpoint) });
   try {
     const lora = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
     const stats =

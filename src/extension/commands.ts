@@ -50,6 +50,10 @@ export function registerCommands(
       );
     }),
     vscode.commands.registerCommand('loraLens.showLog', () => log().show(true)),
+    vscode.commands.registerCommand('loraLens.selectBaseModel', () =>
+      provider.selectBaseForActive(),
+    ),
+    vscode.commands.registerCommand('loraLens.setHubToken', () => provider.bases.setToken()),
     vscode.commands.registerCommand('loraLens.extractWeights', (uri?: vscode.Uri) =>
       extractWeightsCommand(uri instanceof vscode.Uri ? uri : provider.activeDocument?.uri),
     ),

@@ -11,6 +11,8 @@ import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
 import { log } from './log.js';
 import { CheckpointStatusBar } from './statusBar.js';
 import { StatsService } from './statsService.js';
+import { BaseModels } from './baseModels.js';
+import { MappingSession } from './mappingSession.js';
 import { editorHtml, webviewOptions } from './webviewHtml.js';
 
 export const VIEW_TYPE = 'loraLens.checkpoint';
@@ -32,17 +34,24 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   readonly status = new CheckpointStatusBar();
 
+  private readonly sessions = new WeakMap<CheckpointDocument, MappingSession>();
+
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly stats: StatsService,
+    readonly bases: BaseModels,
+    private readonly workspaceState: vscode.Memento,
   ) {}
 
   static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
+    const bases = new BaseModels(context);
     const provider = new CheckpointEditorProvider(
       context.extensionUri,
       new StatsService(context.globalStorageUri),
+      bases,
+      context.workspaceState,
     );
-    context.subscriptions.push(provider.status);
+    context.subscriptions.push(provider.status, bases);
     for (const viewType of [VIEW_TYPE, OTHER_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, {
@@ -52,6 +61,32 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       );
     }
     return provider;
+  }
+
+  /** The mapping of a document onto its base model (one per document, shared by its editors). */
+  session(document: CheckpointDocument): MappingSession {
+    let session = this.sessions.get(document);
+    if (!session) {
+      session = new MappingSession(document, this.bases, this.workspaceState);
+      this.sessions.set(document, session);
+      session.onDidChange(() => {
+        for (const { document: d, endpoint } of this.panels.values())
+          if (d === document) endpoint.notify('mappingChanged', {});
+      });
+    }
+    return session;
+  }
+
+  /** "Select Base Model…" from the palette or the editor title. */
+  async selectBaseForActive(): Promise<void> {
+    const document = this.active;
+    if (!document) {
+      void vscode.window.showWarningMessage(
+        'LoRA Lens: open an adapter in the LoRA Lens editor first.',
+      );
+      return;
+    }
+    await this.session(document).choose();
   }
 
   /** The document of the LoRA Lens editor in focus, if any. */
@@ -117,6 +152,11 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return metadataEntry(key, value);
       },
       computeStats: () => this.stats.compute(document),
+      mapping: () => this.session(document).view(),
+      selectBase: () => this.session(document).choose(),
+      setOverride: ({ module, target }) => this.session(document).setOverride(module, target),
+      clearOverride: ({ module }) => this.session(document).clearOverride(module),
+      retarget: ({ module }) => this.session(document).retarget(module),
       copyText: async ({ text, what }) => {
         await vscode.env.clipboard.writeText(text);
         void vscode.window.setStatusBarMessage(`LoRA Lens: copied ${what}`, 2500);

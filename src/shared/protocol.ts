@@ -154,6 +154,56 @@ export interface StatsDto {
   readonly warnings: readonly string[];
 }
 
+export interface MappingRowDto {
+  readonly module: string;
+  /** The module's target in its own family's naming (e.g. lora_unet_…_proj_in). */
+  readonly moduleTarget: string;
+  readonly kind: string;
+  readonly rank: number | null;
+  readonly target: string | null;
+  readonly confidence: number;
+  readonly level: 'high' | 'medium' | 'low';
+  readonly reason: string;
+  readonly shapeCheck: string;
+  readonly transposed: boolean;
+  readonly slice: { readonly axis: number; readonly start: number; readonly end: number } | null;
+  readonly source: 'matcher' | 'user';
+  readonly alternatives: readonly {
+    readonly target: string;
+    readonly confidence: number;
+    readonly reason: string;
+  }[];
+}
+
+/** The Mapping tab: the chosen base and the adapter → base mapping. */
+export interface MappingViewDto {
+  readonly base: {
+    readonly ref: string;
+    readonly label: string;
+    readonly format: string;
+    readonly tensors: number;
+  } | null;
+  readonly baseError?: ErrorDto;
+  readonly rows: readonly MappingRowDto[];
+  readonly unmatchedAdapter: readonly string[];
+  /** Usual LoRA targets of the base that nothing patches (first 500). */
+  readonly unusedBase: readonly string[];
+  readonly unusedBaseCount: number;
+  readonly conflicts: readonly {
+    readonly module: string;
+    readonly target: string | null;
+    readonly reason: string;
+  }[];
+  readonly counts: {
+    readonly mapped: number;
+    readonly unmatched: number;
+    readonly high: number;
+    readonly medium: number;
+    readonly low: number;
+    readonly user: number;
+  };
+}
+
 export type ReadyResult =
   | { readonly ok: true; readonly summary: SummaryDto; readonly tree: TreeStateDto }
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };
@@ -173,6 +223,16 @@ export interface Requests {
   reveal: { params: { path: string }; result: { state: TreeStateDto; row: number } };
   metadataValue: { params: { key: string }; result: MetadataEntryDto };
   copyText: { params: { text: string; what: string }; result: null };
+  /** The current base and mapping (null base when none is chosen). */
+  mapping: { params: Record<string, never>; result: MappingViewDto };
+  /** Opens the base model picker in the host. */
+  selectBase: { params: Record<string, never>; result: MappingViewDto };
+  /** A user decision: target a module at a base parameter (accept / re-target), or at nothing (reject). */
+  setOverride: { params: { module: string; target: string | null }; result: MappingViewDto };
+  /** Back to the matcher's suggestion for a module. */
+  clearOverride: { params: { module: string }; result: MappingViewDto };
+  /** Pick a new target from the alternatives or the whole base (a quick pick in the host). */
+  retarget: { params: { module: string }; result: MappingViewDto };
   /** Streams every module's tensors once (cached per file); the host shows progress with Cancel. */
   computeStats: { params: Record<string, never>; result: StatsDto };
 }
@@ -183,6 +243,8 @@ export interface Notifications {
   reload: Record<string, never>;
   /** Focus the filter box (command or keybinding in the host). */
   focusFilter: Record<string, never>;
+  /** The base model or the mapping changed outside the webview (palette command). */
+  mappingChanged: Record<string, never>;
 }
 
 export type Method = keyof Requests;

@@ -18,7 +18,10 @@ export async function text(frame: Frame, id: string): Promise<string> {
   return ((await byTestId(frame, id).first().textContent({ timeout: TIMEOUT.ui })) ?? '').trim();
 }
 
-export async function showTab(frame: Frame, tab: 'overview' | 'tensors'): Promise<void> {
+export async function showTab(
+  frame: Frame,
+  tab: 'overview' | 'tensors' | 'mapping',
+): Promise<void> {
   await byTestId(frame, `tab-${tab}`).first().click({ timeout: TIMEOUT.ui });
 }
 

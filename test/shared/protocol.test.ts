@@ -4,8 +4,19 @@ import {
   HostEndpoint,
   RequestError,
   WebviewEndpoint,
+  type MappingViewDto,
   type Message,
 } from '../../src/shared/protocol.js';
+
+const noMapping: MappingViewDto = {
+  base: null,
+  rows: [],
+  unmatchedAdapter: [],
+  unusedBase: [],
+  unusedBaseCount: 0,
+  conflicts: [],
+  counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
+};
 
 /** Wires both ends together the way postMessage does: asynchronously and through a JSON copy. */
 function pair() {
@@ -42,6 +53,11 @@ function pair() {
         });
       },
       copyText: () => null,
+      mapping: () => noMapping,
+      selectBase: () => noMapping,
+      setOverride: () => noMapping,
+      clearOverride: () => noMapping,
+      retarget: () => noMapping,
       computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
     },
   );

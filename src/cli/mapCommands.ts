@@ -1,0 +1,311 @@
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { writeAtomically } from '../core/export/atomicFile.js';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
+import { openPath, parseHubRef, type HubOptions } from '../core/formats/index.js';
+import { scalarReader } from '../core/lora/checkpointScalars.js';
+import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
+import {
+  checkpointIdentity,
+  exportRemapped,
+  identityMatches,
+  overridesFrom,
+  readMappingFile,
+  ropeFromConfig,
+  toMappingFile,
+  writeMappingFile,
+  type ExportNaming,
+} from '../core/mapping/export/index.js';
+import { mapAdapter } from '../core/mapping/index.js';
+import type {
+  CheckpointIdentity,
+  MappingConflict,
+  MappingOverride,
+  MappingResult,
+  TargetSlice,
+} from '../core/mapping/types.js';
+import { formatBytes, formatInt } from '../shared/format.js';
+
+export interface MapCliOptions {
+  /** A mapping file whose entries are replayed as overrides (user and matcher entries alike). */
+  readonly mappingPath?: string;
+  /** Exit code 1 when anything is unmatched or in conflict. */
+  readonly strict?: boolean;
+  readonly hub?: HubOptions;
+  /** Also write the result as a mapping file here (atomically, never over a source). */
+  readonly savePath?: string;
+}
+
+export interface MapJsonEntry {
+  module: string;
+  target: string;
+  confidence: number;
+  level: string;
+  reason: string;
+  transposed: boolean;
+  slice: TargetSlice | null;
+  shapeCheck: string;
+  source: string;
+}
+
+export interface MapJson {
+  mappings: MapJsonEntry[];
+  unmatchedAdapter: string[];
+  unusedBase: string[];
+  conflicts: MappingConflict[];
+  adapter: CheckpointIdentity;
+  base: CheckpointIdentity;
+  /** The mapping file written with savePath, or null. */
+  saved: string | null;
+  warnings: string[];
+}
+
+/** Opens both checkpoints, runs `use`, and closes whatever was opened. */
+async function withPair<T>(
+  adapterPath: string,
+  basePath: string,
+  hub: HubOptions | undefined,
+  use: (adapter: Checkpoint, base: Checkpoint, analysis: LoraAnalysis) => Promise<T>,
+): Promise<T> {
+  const opts = hub ? { hub } : {};
+  const adapter = await openPath(adapterPath, opts);
+  try {
+    const base = await openPath(basePath, opts);
+    try {
+      const analysis = await analyzeLora(adapter, { readScalar: scalarReader(adapter) });
+      return await use(adapter, base, analysis);
+    } finally {
+      await base.close();
+    }
+  } finally {
+    await adapter.close();
+  }
+}
+
+/** Overrides from a mapping file, with warnings when the file was made for other checkpoints. */
+async function loadOverrides(
+  mappingPath: string | undefined,
+  adapterId: CheckpointIdentity,
+  baseId: CheckpointIdentity,
+  warnings: string[],
+): Promise<MappingOverride[] | undefined> {
+  if (!mappingPath) return undefined;
+  const file = await readMappingFile(mappingPath);
+  if (!identityMatches(file.adapter, adapterId))
+    warnings.push(
+      `${mappingPath} was made for adapter ${file.adapter.path}, whose header differs from ${adapterId.path}`,
+    );
+  if (!identityMatches(file.base, baseId))
+    warnings.push(
+      `${mappingPath} was made for base ${file.base.path}, whose header differs from ${baseId.path}`,
+    );
+  return overridesFrom(file, { all: true });
+}
+
+/** Every local file a command reads: never written to. */
+async function sourceFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (parseHubRef(p)) continue;
+    const full = resolve(p);
+    out.push(full);
+    const info = await stat(full).catch(() => undefined);
+    if (info?.isDirectory())
+      for (const name of await readdir(full).catch(() => [] as string[]))
+        out.push(join(full, name));
+    else out.push(join(dirname(full), 'adapter_config.json'));
+  }
+  return out;
+}
+
+function identityPath(p: string): string {
+  return parseHubRef(p) ? p : resolve(p);
+}
+
+/** `lora-lens map`: the mapping of an adapter onto a base, as JSON. */
+export async function runMap(
+  adapterPath: string,
+  basePath: string,
+  options: MapCliOptions = {},
+): Promise<MapJson> {
+  return withPair(adapterPath, basePath, options.hub, async (adapter, base, analysis) => {
+    const warnings: string[] = [];
+    const adapterId = await checkpointIdentity(adapter, identityPath(adapterPath));
+    const baseId = await checkpointIdentity(base, identityPath(basePath));
+    const overrides = await loadOverrides(options.mappingPath, adapterId, baseId, warnings);
+    const result: MappingResult = mapAdapter(
+      { analysis, info: adapter },
+      base,
+      overrides ? { overrides } : {},
+    );
+    let saved: string | null = null;
+    if (options.savePath) {
+      saved = resolve(options.savePath);
+      await writeMappingFile(saved, toMappingFile(result, adapterId, baseId), {
+        protect: await sourceFiles([
+          adapterPath,
+          basePath,
+          ...(options.mappingPath ? [options.mappingPath] : []),
+        ]),
+      });
+    }
+    return {
+      mappings: result.mappings.map((e) => ({
+        module: e.module,
+        target: e.target,
+        confidence: e.confidence,
+        level: e.level,
+        reason: e.reason,
+        transposed: e.transposed,
+        slice: e.slice,
+        shapeCheck: e.shapeCheck,
+        source: e.source,
+      })),
+      unmatchedAdapter: [...result.unmatchedAdapter],
+      unusedBase: [...result.unusedBase],
+      conflicts: [...result.conflicts],
+      adapter: adapterId,
+      base: baseId,
+      saved,
+      warnings,
+    };
+  });
+}
+
+/** Exit code of `map`: 1 with --strict when anything is unmatched or in conflict. */
+export function mapExitCode(j: MapJson, strict: boolean): 0 | 1 {
+  return strict && (j.conflicts.length > 0 || j.unmatchedAdapter.length > 0) ? 1 : 0;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function mapText(j: MapJson): string {
+  const lines: string[] = [];
+  lines.push(
+    `${formatInt(j.mappings.length)} mapped, ${formatInt(j.unmatchedAdapter.length)} unmatched, ${formatInt(j.conflicts.length)} conflicts, ${formatInt(j.unusedBase.length)} base targets unused`,
+  );
+  if (j.unmatchedAdapter.length) {
+    lines.push('', 'Unmatched adapter modules:');
+    for (const u of j.unmatchedAdapter) lines.push(`  ${u}`);
+  }
+  if (j.conflicts.length) {
+    lines.push('', 'Conflicts:');
+    for (const c of j.conflicts) lines.push(`  ${c.module} → ${c.target ?? '(none)'}: ${c.reason}`);
+  }
+  if (j.mappings.length) {
+    lines.push('', 'Mappings:');
+    const rows = [['module', '', 'target', 'level', 'shape', 'reason']];
+    for (const m of j.mappings) {
+      const shape =
+        m.shapeCheck +
+        (m.transposed && m.shapeCheck !== 'transposed' ? ', transposed' : '') +
+        (m.slice ? ` [${m.slice.start}:${m.slice.end}] axis ${m.slice.axis}` : '');
+      rows.push([
+        m.module,
+        '→',
+        m.target,
+        m.source === 'user' ? `${m.level} (user)` : m.level,
+        shape,
+        m.reason,
+      ]);
+    }
+    lines.push(...table(rows).map((l) => `  ${l}`));
+  }
+  if (j.unusedBase.length) {
+    lines.push('', `Unused base targets (${formatInt(j.unusedBase.length)}):`);
+    for (const u of j.unusedBase.slice(0, 20)) lines.push(`  ${u}`);
+    if (j.unusedBase.length > 20) lines.push(`  … ${formatInt(j.unusedBase.length - 20)} more`);
+  }
+  if (j.saved) lines.push('', `wrote ${j.saved}`);
+  for (const w of j.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
+export interface ExportCliOptions {
+  readonly out: string;
+  readonly naming: ExportNaming;
+  readonly mappingPath?: string;
+  readonly hub?: HubOptions;
+}
+
+export interface ExportJson {
+  out: string;
+  tensors: number;
+  bytes: number;
+  naming: ExportNaming;
+  /** adapter_config.json written beside the output (`peft` naming), or null. */
+  adapterConfig: string | null;
+  modules: number;
+  skipped: { module: string; reason: string }[];
+  warnings: string[];
+}
+
+/** `lora-lens export`: the adapter under another family's names, following the mapping. */
+export async function runExport(
+  adapterPath: string,
+  basePath: string,
+  options: ExportCliOptions,
+): Promise<ExportJson> {
+  return withPair(adapterPath, basePath, options.hub, async (adapter, base, analysis) => {
+    const warnings: string[] = [];
+    let overrides: MappingOverride[] | undefined;
+    if (options.mappingPath) {
+      const adapterId = await checkpointIdentity(adapter, identityPath(adapterPath));
+      const baseId = await checkpointIdentity(base, identityPath(basePath));
+      overrides = await loadOverrides(options.mappingPath, adapterId, baseId, warnings);
+    }
+    const result = mapAdapter({ analysis, info: adapter }, base, overrides ? { overrides } : {});
+    const protect = await sourceFiles([
+      adapterPath,
+      basePath,
+      ...(options.mappingPath ? [options.mappingPath] : []),
+    ]);
+    const out = resolve(options.out);
+    const r = await exportRemapped(adapter, analysis, result, {
+      out,
+      naming: options.naming,
+      sourcePaths: protect,
+      ...(options.naming === 'gguf' && analysis.family !== 'gguf'
+        ? { ropePermute: ropeFromConfig(base) }
+        : {}),
+    });
+    let configPath: string | null = null;
+    if (r.adapterConfig) {
+      configPath = join(dirname(out), 'adapter_config.json');
+      const text = JSON.stringify(r.adapterConfig, null, 2) + '\n';
+      await writeAtomically(configPath, async (h) => void (await h.writeFile(text)), { protect });
+    }
+    return {
+      out,
+      tensors: r.tensors,
+      bytes: r.bytes,
+      naming: r.naming,
+      adapterConfig: configPath,
+      modules: r.modules.length,
+      skipped: [...r.skipped],
+      warnings: [...warnings, ...r.warnings],
+    };
+  });
+}
+
+export function exportText(j: ExportJson): string {
+  const lines = [
+    `wrote ${j.out}`,
+    `  ${formatInt(j.tensors)} tensors, ${formatBytes(j.bytes)}, ${formatInt(j.modules)} modules in ${j.naming} naming`,
+  ];
+  if (j.adapterConfig) lines.push(`  and ${j.adapterConfig}`);
+  if (j.skipped.length) {
+    lines.push(`  left out ${formatInt(j.skipped.length)} modules:`);
+    for (const s of j.skipped) lines.push(`    ${s.module}: ${s.reason}`);
+  }
+  for (const w of j.warnings) lines.push(`  warning: ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,3 @@
+export * from './mappingFile.js';
+export * from './remap.js';
+export * from './snippet.js';

@@ -1,0 +1,158 @@
+import * as vscode from 'vscode';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
+import { openPath, parseHubRef } from '../core/formats/index.js';
+import { log, timed } from './log.js';
+import { defaultBaseModel, hubEndpoint } from './settings.js';
+
+const TOKEN_KEY = 'loraLens.hubToken';
+const CHOICES_KEY = 'loraLens.baseByAdapter';
+const RECENT_KEY = 'loraLens.recentBases';
+
+/**
+ * Which base model goes with which adapter (remembered per adapter in the workspace), and the open base
+ * checkpoints, shared by every editor that uses them. Only headers are read, so holding them is cheap.
+ */
+export class BaseModels implements vscode.Disposable {
+  private readonly open = new Map<string, Promise<Checkpoint>>();
+
+  constructor(private readonly context: vscode.ExtensionContext) {}
+
+  /** The base for an adapter: the user's choice for it, else the `loraLens.baseModel` setting. */
+  baseFor(adapter: vscode.Uri): string | undefined {
+    const choices = this.context.workspaceState.get<Record<string, string>>(CHOICES_KEY, {});
+    return choices[adapter.toString()] ?? defaultBaseModel(adapter);
+  }
+
+  async remember(adapter: vscode.Uri, ref: string | undefined): Promise<void> {
+    const key = adapter.toString();
+    const kept = Object.entries(
+      this.context.workspaceState.get<Record<string, string>>(CHOICES_KEY, {}),
+    ).filter(([k]) => k !== key);
+    const choices = Object.fromEntries(ref === undefined ? kept : [...kept, [key, ref]]);
+    await this.context.workspaceState.update(CHOICES_KEY, choices);
+    if (ref) {
+      const recent = [
+        ref,
+        ...this.context.globalState.get<string[]>(RECENT_KEY, []).filter((r) => r !== ref),
+      ].slice(0, 8);
+      await this.context.globalState.update(RECENT_KEY, recent);
+    }
+  }
+
+  /** Opens (once) and returns the base checkpoint for a reference. */
+  async load(ref: string): Promise<Checkpoint> {
+    let p = this.open.get(ref);
+    if (!p) {
+      p = (async () => {
+        const token = parseHubRef(ref) ? await this.context.secrets.get(TOKEN_KEY) : undefined;
+        const endpoint = hubEndpoint();
+        const { value } = await timed(`open base ${ref}`, () =>
+          openPath(ref, {
+            hub: { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) },
+          }),
+        );
+        return value;
+      })();
+      this.open.set(ref, p);
+      p.catch(() => this.open.delete(ref));
+    }
+    return p;
+  }
+
+  /** The picker: a file, a folder, a Hub repo id, or a recent base. Returns the reference, or undefined. */
+  async pick(adapter: vscode.Uri): Promise<string | undefined> {
+    const current = this.baseFor(adapter);
+    const recent = this.context.globalState.get<string[]>(RECENT_KEY, []);
+    type Item = vscode.QuickPickItem & {
+      action: 'file' | 'folder' | 'hub' | 'ref' | 'clear';
+      ref?: string;
+    };
+    const items: Item[] = [
+      {
+        label: '$(file) Choose a checkpoint file…',
+        description: '.safetensors, .bin, .gguf, .onnx, shard index',
+        action: 'file',
+      },
+      {
+        label: '$(folder) Choose a model folder…',
+        description: 'config.json + weights',
+        action: 'folder',
+      },
+      {
+        label: '$(cloud) Hugging Face repo id…',
+        description: 'headers only, over HTTP ranges',
+        action: 'hub',
+      },
+      ...recent.map((ref): Item => ({
+        label: `$(history) ${ref}`,
+        description: ref === current ? 'current' : 'recent',
+        action: 'ref',
+        ref,
+      })),
+      ...(current ? [{ label: '$(close) Clear the base model', action: 'clear' as const }] : []),
+    ];
+    const picked = await vscode.window.showQuickPick(items, {
+      title: 'LoRA Lens: base model for this adapter',
+      placeHolder: current ?? 'No base model yet',
+    });
+    if (!picked) return undefined;
+    if (picked.action === 'clear') {
+      await this.remember(adapter, undefined);
+      return '';
+    }
+    if (picked.action === 'ref') return picked.ref;
+    if (picked.action === 'hub') {
+      const id = await vscode.window.showInputBox({
+        title: 'Hugging Face repo',
+        prompt: 'org/name, optionally @revision',
+        placeHolder: 'meta-llama/Llama-3.1-8B',
+        validateInput: (v) =>
+          parseHubRef(`hf:${v.replace(/^hf:/, '')}`)
+            ? undefined
+            : 'Expected org/name or org/name@revision',
+      });
+      return id ? `hf:${id.replace(/^hf:/, '')}` : undefined;
+    }
+    const uris = await vscode.window.showOpenDialog({
+      canSelectFiles: picked.action === 'file',
+      canSelectFolders: picked.action === 'folder',
+      canSelectMany: false,
+      title: 'Base model',
+      ...(picked.action === 'file'
+        ? {
+            filters: {
+              Checkpoints: ['safetensors', 'json', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx'],
+            },
+          }
+        : {}),
+    });
+    const uri = uris?.[0];
+    if (!uri) return undefined;
+    if (uri.scheme !== 'file') {
+      void vscode.window.showErrorMessage(
+        'LoRA Lens: base models must be local files, folders or hf: repos.',
+      );
+      return undefined;
+    }
+    return uri.fsPath;
+  }
+
+  async setToken(): Promise<void> {
+    const token = await vscode.window.showInputBox({
+      title: 'Hugging Face token',
+      prompt:
+        'Kept in the OS keychain (VS Code SecretStorage), never in settings. Leave empty to remove it.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (token === undefined) return;
+    if (token === '') await this.context.secrets.delete(TOKEN_KEY);
+    else await this.context.secrets.store(TOKEN_KEY, token.trim());
+    this.open.clear();
+    log().info(token ? 'Hub token stored' : 'Hub token removed');
+  }
+
+  dispose(): void {
+    for (const p of this.open.values()) void p.then((c) => c.close()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,261 @@
+import * as vscode from 'vscode';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
+import { toCheckpointError } from '../core/formats/errors.js';
+import { mapAdapter } from '../core/mapping/index.js';
+import type { MappingOverride, MappingResult } from '../core/mapping/types.js';
+import type { LoraAnalysis } from '../core/lora/types.js';
+import type { MappingRowDto, MappingViewDto } from '../shared/protocol.js';
+import type { BaseModels } from './baseModels.js';
+import type { CheckpointDocument } from './checkpointDocument.js';
+import { log } from './log.js';
+import { highConfidence } from './settings.js';
+
+const OVERRIDES_KEY = 'loraLens.overrides';
+const UNUSED_SHOWN = 500;
+
+/**
+ * One adapter's mapping onto its base: the base it uses, the user's overrides (remembered per adapter and
+ * base, winning over the matcher), and the matcher's result. Recomputed whenever one of them changes.
+ */
+export class MappingSession {
+  private base: { ref: string; checkpoint: Checkpoint } | undefined;
+  private baseError: ReturnType<typeof toCheckpointError> | undefined;
+  private result: MappingResult | undefined;
+  /** Module facts the rows show beside the mapping. */
+  private moduleInfo = new Map<string, { target: string; kind: string; rank: number | null }>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly document: CheckpointDocument,
+    private readonly bases: BaseModels,
+    private readonly state: vscode.Memento,
+  ) {}
+
+  private key(): string {
+    return `${this.document.uri.toString()}|${this.base?.ref ?? ''}`;
+  }
+
+  private overrides(): MappingOverride[] {
+    const all = this.state.get<Record<string, MappingOverride[]>>(OVERRIDES_KEY, {});
+    return all[this.key()] ?? [];
+  }
+
+  private async saveOverrides(list: MappingOverride[]): Promise<void> {
+    const all = { ...this.state.get<Record<string, MappingOverride[]>>(OVERRIDES_KEY, {}) };
+    all[this.key()] = list;
+    await this.state.update(OVERRIDES_KEY, all);
+  }
+
+  /** Loads the remembered base (once) and maps; cheap when nothing changed. */
+  async view(): Promise<MappingViewDto> {
+    const ref = this.bases.baseFor(this.document.uri);
+    if (ref && ref !== this.base?.ref && !this.baseError) await this.useBase(ref, false);
+    return this.dto();
+  }
+
+  async choose(): Promise<MappingViewDto> {
+    const ref = await this.bases.pick(this.document.uri);
+    if (ref === '') {
+      this.base = undefined;
+      this.result = undefined;
+      this.baseError = undefined;
+      this.changed.fire();
+    } else if (ref !== undefined) await this.useBase(ref, true);
+    return this.dto();
+  }
+
+  private async useBase(ref: string, remember: boolean): Promise<void> {
+    this.baseError = undefined;
+    try {
+      const checkpoint = await vscode.window.withProgress(
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `LoRA Lens: reading the base model ${ref}`,
+        },
+        () => this.bases.load(ref),
+      );
+      this.base = { ref, checkpoint };
+      if (remember) await this.bases.remember(this.document.uri, ref);
+      await this.remap();
+    } catch (e) {
+      this.base = undefined;
+      this.result = undefined;
+      this.baseError = toCheckpointError(e);
+      log().warn(`base ${ref}: ${this.baseError.code}: ${this.baseError.message}`);
+    }
+    this.changed.fire();
+  }
+
+  private async analysis(): Promise<{ analysis: LoraAnalysis; checkpoint: Checkpoint }> {
+    const r = await this.document.result();
+    if (!r.ok) throw r.error;
+    return { analysis: r.analysis, checkpoint: r.checkpoint };
+  }
+
+  private async remap(): Promise<void> {
+    if (!this.base) return;
+    const { analysis, checkpoint } = await this.analysis();
+    this.moduleInfo = new Map(
+      analysis.modules.map((m) => [m.name, { target: m.target, kind: m.label, rank: m.rank }]),
+    );
+    const started = performance.now();
+    this.result = mapAdapter({ analysis, info: checkpoint }, this.base.checkpoint, {
+      overrides: this.overrides(),
+      highConfidence: highConfidence(this.document.uri),
+    });
+    log().info(
+      `mapped ${analysis.modules.length} modules onto ${this.base.ref} in ${(performance.now() - started).toFixed(0)} ms`,
+    );
+  }
+
+  async setOverride(module: string, target: string | null): Promise<MappingViewDto> {
+    const list = this.overrides().filter((o) => o.module !== module);
+    const entry = this.result?.mappings.find((m) => m.module === module);
+    list.push(
+      target !== null && entry?.target === target
+        ? { module, target, slice: entry.slice, transposed: entry.transposed }
+        : { module, target },
+    );
+    await this.saveOverrides(list);
+    await this.remap();
+    this.changed.fire();
+    return this.dto();
+  }
+
+  async clearOverride(module: string): Promise<MappingViewDto> {
+    await this.saveOverrides(this.overrides().filter((o) => o.module !== module));
+    await this.remap();
+    this.changed.fire();
+    return this.dto();
+  }
+
+  /** Alternatives first, then every base weight, in a quick pick. */
+  async retarget(module: string): Promise<MappingViewDto> {
+    if (!this.base) return this.dto();
+    const entry = this.result?.mappings.find((m) => m.module === module);
+    type Item = vscode.QuickPickItem & { target: string | null };
+    const alternatives: Item[] = (entry?.alternatives ?? []).map((a) => ({
+      label: a.target,
+      description: `${Math.round(a.confidence * 100)}%`,
+      detail: a.reason,
+      target: a.target,
+    }));
+    const weights: Item[] = this.base.checkpoint.tensors
+      .filter((t) => t.shape.length >= 2 && !alternatives.some((a) => a.target === t.name))
+      .map((t) => ({
+        label: t.name,
+        description: `[${t.shape.join(', ')}] ${t.dtype}`,
+        target: t.name,
+      }));
+    const picked = await vscode.window.showQuickPick<Item>(
+      [
+        ...(alternatives.length
+          ? [{ label: 'Suggested', kind: vscode.QuickPickItemKind.Separator, target: null }]
+          : []),
+        ...alternatives,
+        { label: 'Base parameters', kind: vscode.QuickPickItemKind.Separator, target: null },
+        ...weights,
+        { label: '$(circle-slash) Map to nothing (reject)', target: null },
+      ],
+      {
+        title: `Target for ${module}`,
+        placeHolder: entry?.target ?? 'unmatched',
+        matchOnDescription: true,
+        matchOnDetail: true,
+      },
+    );
+    if (!picked) return this.dto();
+    return this.setOverride(module, picked.target);
+  }
+
+  dto(): MappingViewDto {
+    const base = this.base
+      ? {
+          ref: this.base.ref,
+          label: this.base.ref.replace(/^.*[\\/](?=[^\\/]+[\\/]?$)/, ''),
+          format: this.base.checkpoint.format,
+          tensors: this.base.checkpoint.tensors.length,
+        }
+      : null;
+    const r = this.result;
+    if (!r) {
+      return {
+        base,
+        ...(this.baseError ? { baseError: this.baseError.toJSON() } : {}),
+        rows: [],
+        unmatchedAdapter: [],
+        unusedBase: [],
+        unusedBaseCount: 0,
+        conflicts: [],
+        counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
+      };
+    }
+    const modules = this.moduleInfo;
+    const rows: MappingRowDto[] = r.mappings.map((m) => ({
+      module: m.module,
+      moduleTarget: modules.get(m.module)?.target ?? m.module,
+      kind: modules.get(m.module)?.kind ?? '',
+      rank: modules.get(m.module)?.rank ?? null,
+      target: m.target,
+      confidence: m.confidence,
+      level: m.level,
+      reason: m.reason,
+      shapeCheck: m.shapeCheck,
+      transposed: m.transposed,
+      slice: m.slice,
+      source: m.source,
+      alternatives: m.alternatives
+        .slice(0, 5)
+        .map((a) => ({ target: a.target, confidence: a.confidence, reason: a.reason })),
+    }));
+    // Rejected and unmatched modules are rows too: they are what the user has to look at.
+    const rejected = new Set(
+      this.overrides()
+        .filter((o) => o.target === null)
+        .map((o) => o.module),
+    );
+    const mapped = new Set(r.mappings.map((m) => m.module));
+    for (const module of r.unmatchedAdapter) {
+      if (mapped.has(module)) continue;
+      const byUser = rejected.has(module);
+      rows.push({
+        module,
+        moduleTarget: modules.get(module)?.target ?? module,
+        kind: modules.get(module)?.kind ?? '',
+        rank: modules.get(module)?.rank ?? null,
+        target: null,
+        confidence: 0,
+        level: 'low',
+        reason: byUser ? 'rejected by you' : 'no base parameter fits this module',
+        shapeCheck: 'unknown',
+        transposed: false,
+        slice: null,
+        source: byUser ? 'user' : 'matcher',
+        alternatives: [],
+      });
+    }
+    const count = (level: string) =>
+      r.mappings.filter((m) => m.target !== null && m.level === level).length;
+    return {
+      base,
+      rows,
+      unmatchedAdapter: [...r.unmatchedAdapter],
+      unusedBase: r.unusedBase.slice(0, UNUSED_SHOWN),
+      unusedBaseCount: r.unusedBase.length,
+      conflicts: r.conflicts.map((c) => ({ ...c })),
+      counts: {
+        mapped: r.mappings.filter((m) => m.target !== null).length,
+        unmatched: r.unmatchedAdapter.length,
+        high: count('high'),
+        medium: count('medium'),
+        low: count('low'),
+        user: rows.filter((m) => m.source === 'user').length,
+      },
+    };
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

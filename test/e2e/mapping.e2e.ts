@@ -1,0 +1,82 @@
+// Map an adapter onto its base: the base comes from the loraLens.baseModel setting, the Mapping tab lists
+// every module with its target, and the user's decisions (reject, re-target) win and persist.
+import * as assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+import { byTestId, expectState, showTab } from './editor';
+import { sample, scenario, startSession, TIMEOUT, waitFor, type Session } from './harness';
+
+describe('mapping an adapter onto its base model', () => {
+  let session: Session | undefined;
+  const s = () => session;
+
+  before(
+    async () => {
+      session = await startSession({
+        name: 'mapping',
+        settings: { 'loraLens.baseModel': 'tiny-llama' },
+        files: {
+          'tiny-llama/model.safetensors': { copyFrom: sample('tiny-llama', 'model.safetensors') },
+          'tiny-llama/config.json': { copyFrom: sample('tiny-llama', 'config.json') },
+          'tiny-llama-lora/adapter_model.safetensors': {
+            copyFrom: sample('tiny-llama-lora', 'adapter_model.safetensors'),
+          },
+          'tiny-llama-lora/adapter_config.json': {
+            copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
+          },
+        },
+      });
+    },
+    { timeout: 300_000 },
+  );
+  after(async () => {
+    await session?.close();
+  });
+
+  scenario('every module maps onto the base with high confidence', s, async (s) => {
+    await s.openFromExplorer('tiny-llama-lora/adapter_model.safetensors');
+    const app = await s.editorFrame('adapter_model.safetensors');
+    await expectState(s, app, 'ready');
+    await showTab(app, 'mapping');
+    const counts = byTestId(app, 'mapping-counts');
+    await counts.waitFor({ timeout: TIMEOUT.editor });
+    assert.equal(await counts.getAttribute('data-mapped'), '8');
+    assert.equal(await counts.getAttribute('data-unmatched'), '0');
+    assert.equal(await counts.getAttribute('data-high'), '8');
+    const q = app.locator(
+      '[data-testid=mapping-row][data-module="base_model.model.model.layers.0.self_attn.q_proj"]',
+    );
+    assert.equal(await q.getAttribute('data-target'), 'model.layers.0.self_attn.q_proj.weight');
+    await s.screenshot('mapping');
+  });
+
+  scenario('rejecting and re-targeting a module wins over the matcher', s, async (s) => {
+    const app = await s.editorFrame('adapter_model.safetensors');
+    const row = (module: string) =>
+      app.locator(`[data-testid=mapping-row][data-module="${module}"]`);
+    const v0 = 'base_model.model.model.layers.0.self_attn.v_proj';
+    await row(v0).getByTestId('reject').click();
+    await waitFor(
+      'the rejection',
+      async () => (await row(v0).getAttribute('data-target')) === '' || undefined,
+      TIMEOUT.ui,
+    );
+    assert.equal(await row(v0).getAttribute('data-source'), 'user');
+    assert.equal(await byTestId(app, 'mapping-counts').getAttribute('data-unmatched'), '1');
+
+    // Re-target through the host's quick pick, as a user would.
+    await row(v0).getByTestId('retarget').click();
+    const input = s.page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: TIMEOUT.ui });
+    await input.fill('model.layers.0.self_attn.v_proj.weight');
+    await s.page.keyboard.press('Enter');
+    await waitFor(
+      'the new target',
+      async () =>
+        (await row(v0).getAttribute('data-target')) === 'model.layers.0.self_attn.v_proj.weight' ||
+        undefined,
+      TIMEOUT.ui,
+    );
+    assert.equal(await row(v0).getAttribute('data-source'), 'user');
+    await s.screenshot('mapping-override');
+  });
+});

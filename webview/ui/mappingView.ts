@@ -1,0 +1,330 @@
+import type { MappingRowDto, MappingViewDto } from '../../src/shared/protocol.js';
+import type { Rpc } from '../rpc.js';
+import { h, icon } from './dom.js';
+
+const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
+
+/** Unmatched first, then the least sure: what needs a look comes first. */
+function order(a: MappingRowDto, b: MappingRowDto): number {
+  const rank = (r: MappingRowDto) => (r.target === null ? 0 : LEVEL_ORDER[r.level]);
+  return rank(a) - rank(b) || a.confidence - b.confidence || a.module.localeCompare(b.module);
+}
+
+/** Long module paths keep their distinctive end: "…layers.12.self_attn.q_proj". */
+function tail(path: string, max = 26): string {
+  return path.length <= max ? path : `…${path.slice(path.length - max + 1)}`;
+}
+
+function shapeText(r: MappingRowDto): string {
+  const parts = [r.shapeCheck];
+  if (r.transposed) parts.push('stored transposed');
+  if (r.slice)
+    parts.push(`rows ${r.slice.start}–${r.slice.end}${r.slice.axis === 1 ? ' (axis 1)' : ''}`);
+  return parts.join(', ');
+}
+
+/**
+ * The Mapping tab: the chosen base, then one row per adapter module with its target, confidence, reason
+ * and shape check, and the actions that decide it (accept, re-target, reject). Keyboard: ↑/↓ to move,
+ * Enter to accept, R to re-target, Delete to reject.
+ */
+export class MappingView {
+  readonly element: HTMLElement;
+  private view: MappingViewDto | undefined;
+  private selected = 0;
+  private query = '';
+  private readonly body = h('div', { className: 'mapping-body' });
+
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly onBaseChange: (view: MappingViewDto) => void,
+  ) {
+    this.element = h('div', { className: 'mapping', 'data-testid': 'mapping' }, this.body);
+  }
+
+  /** The host's base picker, then the new mapping. */
+  choose(): Promise<void> {
+    return this.apply(this.rpc.request('selectBase', {}));
+  }
+
+  async refresh(): Promise<void> {
+    await this.apply(this.rpc.request('mapping', {}));
+  }
+
+  private async apply(next: Promise<MappingViewDto>): Promise<void> {
+    try {
+      this.view = await next;
+      this.onBaseChange(this.view);
+      this.render();
+    } catch (e) {
+      this.body.replaceChildren(
+        h('p', { className: 'warning' }, icon('error'), e instanceof Error ? e.message : String(e)),
+      );
+    }
+  }
+
+  private rows(): MappingRowDto[] {
+    const q = this.query.toLowerCase();
+    return [...(this.view?.rows ?? [])]
+      .filter(
+        (r) =>
+          !q || r.module.toLowerCase().includes(q) || (r.target ?? '').toLowerCase().includes(q),
+      )
+      .sort(order);
+  }
+
+  private render(): void {
+    const v = this.view;
+    if (!v) return;
+    const choose = h(
+      'vscode-button',
+      { 'data-testid': 'select-base' },
+      v.base ? 'Change…' : 'Select…',
+    );
+    choose.addEventListener('click', () => void this.apply(this.rpc.request('selectBase', {})));
+    const baseLine = h(
+      'div',
+      { className: 'base-line' },
+      icon('database'),
+      h('span', null, 'Base: '),
+      v.base
+        ? h('strong', { 'data-testid': 'base-label', title: v.base.ref }, `${v.base.label}`)
+        : h('span', { className: 'muted', 'data-testid': 'base-label' }, 'none'),
+      v.base
+        ? h(
+            'span',
+            { className: 'muted' },
+            ` ${v.base.format} · ${v.base.tensors.toLocaleString('en-US')} tensors`,
+          )
+        : null,
+      choose,
+    );
+    const parts: (HTMLElement | null)[] = [baseLine];
+    if (v.baseError) {
+      parts.push(
+        h(
+          'p',
+          { className: 'warning', 'data-testid': 'base-error' },
+          icon('error'),
+          h('code', null, v.baseError.code),
+          ` ${v.baseError.message}`,
+        ),
+      );
+    }
+    if (!v.base) {
+      parts.push(
+        h(
+          'p',
+          { className: 'muted empty-mapping' },
+          'Choose the base model this adapter is for: a checkpoint file, a model folder, a shard index or a Hugging Face repo. ',
+          'LoRA Lens reads only its headers, then suggests the base parameter each module patches.',
+        ),
+      );
+      this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+      return;
+    }
+    const c = v.counts;
+    const total = v.rows.length;
+    parts.push(
+      h(
+        'div',
+        {
+          className: 'mapping-counts',
+          'data-testid': 'mapping-counts',
+          'data-mapped': c.mapped,
+          'data-unmatched': c.unmatched,
+          'data-high': c.high,
+          'data-user': c.user,
+        },
+        h('strong', null, `${c.mapped}/${total} mapped`),
+        c.unmatched ? h('span', { className: 'bad' }, ` · ${c.unmatched} unmatched`) : null,
+        ` · high ${c.high} · medium ${c.medium} · low ${c.low}`,
+        c.user ? ` · ${c.user} decided by you` : '',
+        v.conflicts.length
+          ? h('span', { className: 'bad' }, ` · ${v.conflicts.length} conflicts`)
+          : null,
+      ),
+    );
+    const filter = h('input', {
+      className: 'mapping-filter',
+      placeholder: 'Filter modules or targets',
+      value: this.query,
+      'aria-label': 'Filter mapping',
+    }) as HTMLInputElement;
+    filter.addEventListener('input', () => {
+      this.query = filter.value;
+      this.selected = 0;
+      this.renderTable(table);
+    });
+    const table = h('div', {
+      className: 'mapping-table',
+      tabindex: 0,
+      role: 'grid',
+      'aria-label': 'Module to base parameter mapping',
+    });
+    table.addEventListener('keydown', (e) => this.onKey(e, table));
+    parts.push(filter, table);
+    if (v.conflicts.length) {
+      parts.push(
+        h('h3', null, 'Conflicts'),
+        h(
+          'ul',
+          { className: 'conflicts', 'data-testid': 'conflicts' },
+          ...v.conflicts.map((x) =>
+            h(
+              'li',
+              null,
+              h('code', null, x.module),
+              ' → ',
+              x.target ? h('code', null, x.target) : '—',
+              `: ${x.reason}`,
+            ),
+          ),
+        ),
+      );
+    }
+    if (v.unusedBaseCount) {
+      parts.push(
+        h(
+          'h3',
+          null,
+          `Base parameters nothing patches (${v.unusedBaseCount.toLocaleString('en-US')}, among the usual LoRA targets)`,
+        ),
+        h(
+          'div',
+          { className: 'unused', 'data-testid': 'unused-base' },
+          ...v.unusedBase.map((n) => h('code', { className: 'chip' }, n)),
+        ),
+      );
+    }
+    this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+    this.renderTable(table);
+  }
+
+  private renderTable(table: HTMLElement): void {
+    const rows = this.rows();
+    const header = h(
+      'div',
+      { className: 'mrow mhead', role: 'row' },
+      h('span', null, 'Module'),
+      h('span', null, 'Target in the base'),
+      h('span', null, 'Confidence'),
+      h('span', null, 'Shape check'),
+      h('span', null, 'Reason'),
+      h('span', null, ''),
+    );
+    table.replaceChildren(header, ...rows.map((r, i) => this.rowElement(r, i)));
+  }
+
+  private rowElement(r: MappingRowDto, index: number): HTMLElement {
+    const act = (
+      name: string,
+      title: string,
+      testid: string,
+      run: () => Promise<MappingViewDto>,
+    ) => {
+      const b = h(
+        'button',
+        { className: 'icon-button', title, 'aria-label': title, 'data-testid': testid },
+        icon(name),
+      );
+      b.addEventListener('click', (e) => {
+        e.stopPropagation();
+        void this.apply(run());
+      });
+      return b;
+    };
+    const row = h(
+      'div',
+      {
+        className: `mrow ${r.target === null ? 'unmatched' : `level-${r.level}`}${index === this.selected ? ' selected' : ''}`,
+        role: 'row',
+        'data-testid': 'mapping-row',
+        'data-module': r.module,
+        'data-target': r.target ?? '',
+        'data-level': r.target === null ? 'none' : r.level,
+        'data-source': r.source,
+      },
+      h(
+        'span',
+        { className: 'mcell', title: r.module },
+        h('code', null, r.moduleTarget),
+        h('span', { className: 'muted' }, ` ${r.kind}${r.rank !== null ? ` r${r.rank}` : ''}`),
+      ),
+      h(
+        'span',
+        { className: 'mcell', title: r.target ?? 'no target' },
+        r.target
+          ? h('code', null, tail(r.target))
+          : h('span', { className: 'bad' }, r.source === 'user' ? '— rejected —' : '— unmatched —'),
+      ),
+      h(
+        'span',
+        { className: 'mcell' },
+        r.target
+          ? h(
+              'span',
+              { className: `level-badge ${r.level}` },
+              `${r.level} ${Math.round(r.confidence * 100)}%`,
+            )
+          : '',
+        r.source === 'user'
+          ? h('span', { className: 'role-tag', title: 'your decision' }, 'you')
+          : null,
+      ),
+      h('span', { className: `mcell ${r.shapeCheck === 'mismatch' ? 'bad' : ''}` }, shapeText(r)),
+      h('span', { className: 'mcell muted', title: r.reason }, r.reason),
+      h(
+        'span',
+        { className: 'mcell actions' },
+        r.target && r.source !== 'user'
+          ? act('check', 'Accept (Enter)', 'accept', () =>
+              this.rpc.request('setOverride', { module: r.module, target: r.target }),
+            )
+          : null,
+        act('replace', 'Re-target… (R)', 'retarget', () =>
+          this.rpc.request('retarget', { module: r.module }),
+        ),
+        r.target
+          ? act('circle-slash', 'Reject: map to nothing (Delete)', 'reject', () =>
+              this.rpc.request('setOverride', { module: r.module, target: null }),
+            )
+          : null,
+        r.source === 'user'
+          ? act('discard', "Back to the matcher's suggestion", 'reset', () =>
+              this.rpc.request('clearOverride', { module: r.module }),
+            )
+          : null,
+      ),
+    );
+    row.addEventListener('click', () => {
+      this.selected = index;
+      row.parentElement
+        ?.querySelectorAll('.mrow.selected')
+        .forEach((x) => x.classList.remove('selected'));
+      row.classList.add('selected');
+    });
+    return row;
+  }
+
+  private onKey(e: KeyboardEvent, table: HTMLElement): void {
+    const rows = this.rows();
+    const r = rows[this.selected];
+    const move = (d: number) => {
+      this.selected = Math.max(0, Math.min(rows.length - 1, this.selected + d));
+      this.renderTable(table);
+      const rowsShown = table.querySelectorAll<HTMLElement>('[data-testid=mapping-row]');
+      rowsShown.item(this.selected)?.scrollIntoView({ block: 'nearest' });
+    };
+    if (e.key === 'ArrowDown') move(1);
+    else if (e.key === 'ArrowUp') move(-1);
+    else if (e.key === 'Enter' && r?.target)
+      void this.apply(this.rpc.request('setOverride', { module: r.module, target: r.target }));
+    else if ((e.key === 'r' || e.key === 'R') && r)
+      void this.apply(this.rpc.request('retarget', { module: r.module }));
+    else if ((e.key === 'Delete' || e.key === 'Backspace') && r)
+      void this.apply(this.rpc.request('setOverride', { module: r.module, target: null }));
+    else return;
+    e.preventDefault();
+  }
+}
