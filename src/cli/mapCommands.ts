@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { sourceFiles } from '../core/export/sourceFiles.js';
 import { writeAtomically } from '../core/export/atomicFile.js';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { openPath, parseHubRef, type HubOptions } from '../core/formats/index.js';
@@ -103,20 +103,6 @@ async function loadOverrides(
 }
 
 /** Every local file a command reads: never written to. */
-async function sourceFiles(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of paths) {
-    if (parseHubRef(p)) continue;
-    const full = resolve(p);
-    out.push(full);
-    const info = await stat(full).catch(() => undefined);
-    if (info?.isDirectory())
-      for (const name of await readdir(full).catch(() => [] as string[]))
-        out.push(join(full, name));
-    else out.push(join(dirname(full), 'adapter_config.json'));
-  }
-  return out;
-}
 
 function identityPath(p: string): string {
   return parseHubRef(p) ? p : resolve(p);

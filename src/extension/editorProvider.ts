@@ -70,11 +70,18 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       session = new MappingSession(document, this.bases, this.workspaceState);
       this.sessions.set(document, session);
       session.onDidChange(() => {
+        this.updateMappingContext();
         for (const { document: d, endpoint } of this.panels.values())
           if (d === document) endpoint.notify('mappingChanged', {});
       });
     }
     return session;
+  }
+
+  /** `loraLens.hasMapping`: the export commands show only when there is something to export. */
+  private updateMappingContext(): void {
+    const has = this.active !== undefined && this.sessions.get(this.active)?.hasMapping === true;
+    void vscode.commands.executeCommand('setContext', 'loraLens.hasMapping', has);
   }
 
   /** "Select Base Model…" from the palette or the editor title. */
@@ -174,6 +181,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         this.active !== undefined,
       );
       void this.status.show(this.active);
+      this.updateMappingContext();
     };
     track();
 

@@ -1,6 +1,19 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { toCheckpointError } from '../core/formats/errors.js';
+import { dirname, join } from 'node:path';
+import { writeAtomically } from '../core/export/atomicFile.js';
+import { sourceFiles } from '../core/export/sourceFiles.js';
+import { CheckpointError } from '../core/formats/errors.js';
+import {
+  checkpointIdentity,
+  exportRemapped,
+  loaderSnippet,
+  ropeFromConfig,
+  toMappingFile,
+  writeMappingFile,
+  type ExportNaming,
+} from '../core/mapping/export/index.js';
 import { mapAdapter } from '../core/mapping/index.js';
 import type { MappingOverride, MappingResult } from '../core/mapping/types.js';
 import type { LoraAnalysis } from '../core/lora/types.js';
@@ -253,6 +266,86 @@ export class MappingSession {
         user: rows.filter((m) => m.source === 'user').length,
       },
     };
+  }
+
+  /** Whether there is a mapping to export. */
+  get hasMapping(): boolean {
+    return this.result !== undefined;
+  }
+
+  private async ready(): Promise<{
+    result: MappingResult;
+    base: { ref: string; checkpoint: Checkpoint };
+    analysis: LoraAnalysis;
+    checkpoint: Checkpoint;
+  }> {
+    await this.view();
+    if (!this.result || !this.base) {
+      throw new CheckpointError(
+        'InvalidExport',
+        'no mapping yet: select a base model for this adapter first (LoRA Lens: Select Base Model…)',
+      );
+    }
+    return { result: this.result, base: this.base, ...(await this.analysis()) };
+  }
+
+  private adapterPath(): string {
+    return this.document.uri.scheme === 'file'
+      ? this.document.uri.fsPath
+      : this.document.uri.toString();
+  }
+
+  async exportMappingFile(out: string): Promise<void> {
+    const { result, base, checkpoint } = await this.ready();
+    const file = toMappingFile(
+      result,
+      await checkpointIdentity(checkpoint, this.adapterPath()),
+      await checkpointIdentity(base.checkpoint, base.ref),
+    );
+    await writeMappingFile(out, file, {
+      protect: await sourceFiles([this.adapterPath(), base.ref]),
+    });
+  }
+
+  async exportRemapped(
+    out: string,
+    naming: ExportNaming,
+  ): Promise<{ tensors: number; bytes: number; skipped: number; adapterConfig: string | null }> {
+    const { result, base, analysis, checkpoint } = await this.ready();
+    const protect = await sourceFiles([this.adapterPath(), base.ref]);
+    // PEFT needs its adapter_config.json beside the weights: refuse before writing anything if that
+    // would replace a source's config.
+    const configPath = join(dirname(out), 'adapter_config.json');
+    if (naming === 'peft' && protect.includes(configPath)) {
+      throw new CheckpointError(
+        'WouldOverwriteSource',
+        `a PEFT export writes adapter_config.json, and ${configPath} belongs to a source; choose another folder`,
+        configPath,
+      );
+    }
+    const r = await exportRemapped(checkpoint, analysis, result, {
+      out,
+      naming,
+      sourcePaths: protect,
+      ...(naming === 'gguf' && analysis.family !== 'gguf'
+        ? { ropePermute: ropeFromConfig(base.checkpoint) }
+        : {}),
+    });
+    let adapterConfig: string | null = null;
+    if (r.adapterConfig) {
+      adapterConfig = join(dirname(out), 'adapter_config.json');
+      const text = JSON.stringify(r.adapterConfig, null, 2) + '\n';
+      await writeAtomically(adapterConfig, async (h) => void (await h.writeFile(text)), {
+        protect,
+      });
+    }
+    for (const w of r.warnings) log().warn(`export: ${w}`);
+    return { tensors: r.tensors, bytes: r.bytes, skipped: r.skipped.length, adapterConfig };
+  }
+
+  async snippet(): Promise<string> {
+    const { result, base, analysis } = await this.ready();
+    return loaderSnippet(result, analysis, { adapterPath: this.adapterPath(), basePath: base.ref });
   }
 
   dispose(): void {

@@ -1,6 +1,8 @@
 // Map an adapter onto its base: the base comes from the loraLens.baseModel setting, the Mapping tab lists
 // every module with its target, and the user's decisions (reject, re-target) win and persist.
 import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { byTestId, expectState, showTab } from './editor';
 import { sample, scenario, startSession, TIMEOUT, waitFor, type Session } from './harness';
@@ -78,5 +80,44 @@ describe('mapping an adapter onto its base model', () => {
     );
     assert.equal(await row(v0).getAttribute('data-source'), 'user');
     await s.screenshot('mapping-override');
+  });
+
+  scenario('the mapping and the remapped adapter are exported from the palette', s, async (s) => {
+    const app = await s.editorFrame('adapter_model.safetensors');
+    await byTestId(app, 'mapping-counts').waitFor({ timeout: TIMEOUT.ui });
+    // The save dialog proposes a path beside the adapter; Enter accepts it, as a user would.
+    const acceptSaveDialog = async () => {
+      const input = s.page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: TIMEOUT.ui });
+      await s.page.keyboard.press('Enter');
+    };
+    await s.runCommand('LoRA Lens: Export Key Mapping…');
+    await acceptSaveDialog();
+    const mappingFile = path.join(s.workspace, 'tiny-llama-lora', 'adapter_model.mapping.json');
+    await waitFor('the mapping file', async () => existsSync(mappingFile) || undefined, TIMEOUT.ui);
+    const file = JSON.parse(readFileSync(mappingFile, 'utf8'));
+    assert.equal(file.version, 1);
+    assert.equal(file.mappings.length, 8);
+    assert.ok(
+      file.mappings.some((m: { source: string }) => m.source === 'user'),
+      'the override is kept',
+    );
+
+    await s.runCommand('LoRA Lens: Export Remapped Adapter…');
+    const naming = s.page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'kohya' })
+      .first();
+    await naming.waitFor({ timeout: TIMEOUT.ui });
+    await naming.click();
+    await acceptSaveDialog();
+    const remapped = path.join(s.workspace, 'tiny-llama-lora', 'adapter_model.kohya.safetensors');
+    await waitFor(
+      'the remapped adapter',
+      async () => existsSync(remapped) || undefined,
+      TIMEOUT.ui,
+    );
+    const bytes = readFileSync(remapped);
+    const header = bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8');
+    assert.match(header, /lora_unet_model_layers_0_self_attn_q_proj\.lora_down\.weight/);
   });
 });
