@@ -121,31 +121,35 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       if (!r.ok) throw r.error;
       return r;
     };
-    const tree = async () => (await loaded()).tree;
+    const tree = async (which?: 'file' | 'base') =>
+      which === 'base' ? this.session(document).baseTree() : (await loaded()).tree;
     const endpoint = new HostEndpoint(post, {
       ready: async (): Promise<ReadyResult> => {
         const r = await document.result();
         if (!r.ok) return { ok: false, fileName: document.fileName, error: r.error.toJSON() };
         return { ok: true, summary: r.summary, tree: r.tree.state() };
       },
-      rows: async ({ start, count }) => {
-        const t = await tree();
+      rows: async ({ start, count, tree: which }) => {
+        const t = await tree(which);
         return {
           state: t.state(),
           start,
           rows: t.rows(start, Math.min(count, MAX_ROWS_PER_REQUEST)),
         };
       },
-      setQuery: async ({ query }) => (await tree()).setQuery(String(query).slice(0, 500)),
-      setGrouping: async ({ grouping }) =>
-        (await tree()).setGrouping(
+      setQuery: async ({ query, tree: which }) =>
+        (await tree(which)).setQuery(String(query).slice(0, 500)),
+      setGrouping: async ({ grouping, tree: which }) =>
+        (await tree(which)).setGrouping(
           grouping === 'flat' || grouping === 'module' ? grouping : 'tree',
         ),
-      setExpanded: async ({ id, expanded }) => (await tree()).setExpanded(id, expanded),
-      expandAll: async (): Promise<TreeStateDto> => (await tree()).expandAll(),
-      collapseAll: async (): Promise<TreeStateDto> => (await tree()).collapseAll(),
-      reveal: async ({ path }) => {
-        const t = await tree();
+      setExpanded: async ({ id, expanded, tree: which }) =>
+        (await tree(which)).setExpanded(id, expanded),
+      expandAll: async ({ tree: which }): Promise<TreeStateDto> => (await tree(which)).expandAll(),
+      collapseAll: async ({ tree: which }): Promise<TreeStateDto> =>
+        (await tree(which)).collapseAll(),
+      reveal: async ({ path, tree: which }) => {
+        const t = await tree(which);
         const row = t.reveal(path);
         return { state: t.state(), row };
       },

@@ -15,6 +15,8 @@ import {
   type ExportNaming,
 } from '../core/mapping/export/index.js';
 import { mapAdapter } from '../core/mapping/index.js';
+import { TensorTree } from '../core/view/tensorTree.js';
+import { TreeViews } from '../core/view/treeViews.js';
 import type { MappingOverride, MappingResult } from '../core/mapping/types.js';
 import type { LoraAnalysis } from '../core/lora/types.js';
 import type { MappingRowDto, MappingViewDto } from '../shared/protocol.js';
@@ -34,6 +36,9 @@ export class MappingSession {
   private base: { ref: string; checkpoint: Checkpoint } | undefined;
   private baseError: ReturnType<typeof toCheckpointError> | undefined;
   private result: MappingResult | undefined;
+  /** The base model's tree for the Mapping tab, with mapped and unpatched parameters marked. */
+  private baseViews: TreeViews | undefined;
+  private readonly marks = new Map<string, 'mapped' | 'unused'>();
   /** Module facts the rows show beside the mapping. */
   private moduleInfo = new Map<string, { target: string; kind: string; rank: number | null }>();
   private readonly changed = new vscode.EventEmitter<void>();
@@ -89,6 +94,7 @@ export class MappingSession {
         () => this.bases.load(ref),
       );
       this.base = { ref, checkpoint };
+      this.baseViews = undefined;
       if (remember) await this.bases.remember(this.document.uri, ref);
       await this.remap();
     } catch (e) {
@@ -117,6 +123,9 @@ export class MappingSession {
       overrides: this.overrides(),
       highConfidence: highConfidence(this.document.uri),
     });
+    this.marks.clear();
+    for (const n of this.result.unusedBase) this.marks.set(n, 'unused');
+    for (const m of this.result.mappings) if (m.target !== null) this.marks.set(m.target, 'mapped');
     log().info(
       `mapped ${analysis.modules.length} modules onto ${this.base.ref} in ${(performance.now() - started).toFixed(0)} ms`,
     );
@@ -266,6 +275,15 @@ export class MappingSession {
         user: rows.filter((m) => m.source === 'user').length,
       },
     };
+  }
+
+  baseTree(): TreeViews {
+    if (!this.base) throw new CheckpointError('InvalidExport', 'no base model selected');
+    this.baseViews ??= new TreeViews(
+      new TensorTree(this.base.checkpoint.tensors, { marks: this.marks }),
+      undefined,
+    );
+    return this.baseViews;
   }
 
   /** Whether there is a mapping to export. */

@@ -45,6 +45,8 @@ export interface TreeRowDto {
   readonly usedBy?: string;
   /** Group rows: e.g. a LoRA module's kind, rank, alpha and scale. */
   readonly note?: string;
+  /** Base tree: `mapped` when an adapter module patches this parameter, `unused` for an unpatched usual target. */
+  readonly mark?: 'mapped' | 'unused';
 }
 
 export type JsonValue =
@@ -209,18 +211,23 @@ export type ReadyResult =
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };
 
 /** webview → host requests: method → params and result. */
+/** Which tree a tree request is about: the opened file's (default) or its base model's (Mapping tab). */
+export interface OnTree {
+  readonly tree?: 'file' | 'base';
+}
+
 export interface Requests {
   ready: { params: Record<string, never>; result: ReadyResult };
   rows: {
-    params: { start: number; count: number };
+    params: { start: number; count: number } & OnTree;
     result: { state: TreeStateDto; start: number; rows: TreeRowDto[] };
   };
-  setQuery: { params: { query: string }; result: TreeStateDto };
-  setGrouping: { params: { grouping: Grouping }; result: TreeStateDto };
-  setExpanded: { params: { id: number; expanded?: boolean }; result: TreeStateDto };
-  expandAll: { params: Record<string, never>; result: TreeStateDto };
-  collapseAll: { params: Record<string, never>; result: TreeStateDto };
-  reveal: { params: { path: string }; result: { state: TreeStateDto; row: number } };
+  setQuery: { params: { query: string } & OnTree; result: TreeStateDto };
+  setGrouping: { params: { grouping: Grouping } & OnTree; result: TreeStateDto };
+  setExpanded: { params: { id: number; expanded?: boolean } & OnTree; result: TreeStateDto };
+  expandAll: { params: OnTree; result: TreeStateDto };
+  collapseAll: { params: OnTree; result: TreeStateDto };
+  reveal: { params: { path: string } & OnTree; result: { state: TreeStateDto; row: number } };
   metadataValue: { params: { key: string }; result: MetadataEntryDto };
   copyText: { params: { text: string; what: string }; result: null };
   /** The current base and mapping (null base when none is chosen). */

@@ -48,6 +48,13 @@ describe('mapping an adapter onto its base model', () => {
       '[data-testid=mapping-row][data-module="base_model.model.model.layers.0.self_attn.q_proj"]',
     );
     assert.equal(await q.getAttribute('data-target'), 'model.layers.0.self_attn.q_proj.weight');
+    // Side by side: selecting a module reveals its target in the base tree, highlighted as mapped.
+    await q.click();
+    const target = app.locator(
+      '[data-testid=base-tree] [data-testid=tree-row][data-path="model.layers.0.self_attn.q_proj.weight"]',
+    );
+    await target.waitFor({ timeout: TIMEOUT.ui });
+    assert.equal(await target.getAttribute('data-mark'), 'mapped');
     await s.screenshot('mapping');
   });
 

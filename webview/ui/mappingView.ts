@@ -1,6 +1,7 @@
 import type { MappingRowDto, MappingViewDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import { TensorList } from './tensorList.js';
 
 const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
 
@@ -34,12 +35,18 @@ export class MappingView {
   private selected = 0;
   private query = '';
   private readonly body = h('div', { className: 'mapping-body' });
+  private readonly baseBox = h('div', { className: 'mapping-base', 'data-testid': 'base-tree' });
+  private baseList: TensorList | undefined;
 
   constructor(
     private readonly rpc: Rpc,
     private readonly onBaseChange: (view: MappingViewDto) => void,
   ) {
-    this.element = h('div', { className: 'mapping', 'data-testid': 'mapping' }, this.body);
+    this.element = h(
+      'div',
+      { className: 'mapping', 'data-testid': 'mapping' },
+      h('div', { className: 'mapping-split' }, this.body, this.baseBox),
+    );
   }
 
   /** The host's base picker, then the new mapping. */
@@ -121,6 +128,8 @@ export class MappingView {
         ),
       );
       this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+      this.baseBox.replaceChildren();
+      this.baseList = undefined;
       return;
     }
     const c = v.counts;
@@ -199,6 +208,17 @@ export class MappingView {
     }
     this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
     this.renderTable(table);
+    void this.mountBaseTree();
+  }
+
+  /** The base model's tree beside the table: mapped parameters highlighted, unpatched targets marked. */
+  private async mountBaseTree(): Promise<void> {
+    const { state } = await this.rpc.request('rows', { start: 0, count: 0, tree: 'base' });
+    this.baseList = new TensorList(this.rpc, state, 0, false, 'base');
+    this.baseBox.replaceChildren(
+      h('div', { className: 'figure-label' }, 'Base model tensors (mapped targets highlighted)'),
+      this.baseList.element,
+    );
   }
 
   private renderTable(table: HTMLElement): void {
@@ -210,7 +230,6 @@ export class MappingView {
       h('span', null, 'Target in the base'),
       h('span', null, 'Confidence'),
       h('span', null, 'Shape check'),
-      h('span', null, 'Reason'),
       h('span', null, ''),
     );
     table.replaceChildren(header, ...rows.map((r, i) => this.rowElement(r, i)));
@@ -247,9 +266,13 @@ export class MappingView {
       },
       h(
         'span',
-        { className: 'mcell', title: r.module },
-        h('code', null, r.moduleTarget),
-        h('span', { className: 'muted' }, ` ${r.kind}${r.rank !== null ? ` r${r.rank}` : ''}`),
+        { className: 'mcell two-line', title: `${r.module}\n${r.reason}` },
+        h('code', null, tail(r.moduleTarget)),
+        h(
+          'span',
+          { className: 'reason muted' },
+          `${r.kind}${r.rank !== null ? ` r${r.rank}` : ''} · ${r.reason}`,
+        ),
       ),
       h(
         'span',
@@ -273,7 +296,6 @@ export class MappingView {
           : null,
       ),
       h('span', { className: `mcell ${r.shapeCheck === 'mismatch' ? 'bad' : ''}` }, shapeText(r)),
-      h('span', { className: 'mcell muted', title: r.reason }, r.reason),
       h(
         'span',
         { className: 'mcell actions' },
@@ -303,6 +325,7 @@ export class MappingView {
         ?.querySelectorAll('.mrow.selected')
         .forEach((x) => x.classList.remove('selected'));
       row.classList.add('selected');
+      if (r.target) void this.baseList?.revealPath(r.target);
     });
     return row;
   }

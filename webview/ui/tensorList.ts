@@ -33,6 +33,8 @@ export class TensorList {
     initial: TreeStateDto,
     scrollTop: number,
     hasModules = false,
+    /** Which tree this list shows: the opened file's, or (Mapping tab) its base model's. */
+    private readonly which: 'file' | 'base' = 'file',
   ) {
     this.state = initial;
     this.filter = h('vscode-textfield', {
@@ -151,13 +153,13 @@ export class TensorList {
           toolButton(
             'expand-all',
             'Expand all',
-            () => void this.apply(this.rpc.request('expandAll', {})),
+            () => void this.apply(this.rpc.request('expandAll', { tree: this.which })),
             'expand-all',
           ),
           toolButton(
             'collapse-all',
             'Collapse all',
-            () => void this.apply(this.rpc.request('collapseAll', {})),
+            () => void this.apply(this.rpc.request('collapseAll', { tree: this.which })),
             'collapse-all',
           ),
         ),
@@ -174,6 +176,13 @@ export class TensorList {
     });
   }
 
+  /** Opens the groups above a path, scrolls to it and selects it (the Mapping tab's linked view). */
+  async revealPath(path: string): Promise<void> {
+    const { state, row } = await this.rpc.request('reveal', { path, tree: this.which });
+    await this.apply(Promise.resolve(state));
+    if (row >= 0) this.select(row);
+  }
+
   focusFilter(): void {
     this.filter.focus();
   }
@@ -181,12 +190,15 @@ export class TensorList {
   private onFilterInput(delay = 90): void {
     window.clearTimeout(this.filterTimer);
     this.filterTimer = window.setTimeout(() => {
-      void this.apply(this.rpc.request('setQuery', { query: this.filter.value }), true);
+      void this.apply(
+        this.rpc.request('setQuery', { query: this.filter.value, tree: this.which }),
+        true,
+      );
     }, delay);
   }
 
   private setGrouping(grouping: Grouping): void {
-    void this.apply(this.rpc.request('setGrouping', { grouping }), true);
+    void this.apply(this.rpc.request('setGrouping', { grouping, tree: this.which }), true);
   }
 
   /** Takes a new tree state from the host and redraws. */
@@ -258,13 +270,15 @@ export class TensorList {
   private ensurePage(page: number, version: number): void {
     if (this.pages.has(page) || this.inflight.has(page)) return;
     this.inflight.add(page);
-    void this.rpc.request('rows', { start: page * PAGE, count: PAGE }).then((res) => {
-      this.inflight.delete(page);
-      if (res.state.version !== version || this.state.version !== version) return;
-      this.pages.set(page, res.rows);
-      if (this.pages.size > 200) this.pages.delete(this.pages.keys().next().value as number);
-      this.queueRender();
-    });
+    void this.rpc
+      .request('rows', { start: page * PAGE, count: PAGE, tree: this.which })
+      .then((res) => {
+        this.inflight.delete(page);
+        if (res.state.version !== version || this.state.version !== version) return;
+        this.pages.set(page, res.rows);
+        if (this.pages.size > 200) this.pages.delete(this.pages.keys().next().value as number);
+        this.queueRender();
+      });
   }
 
   private placeholder(index: number): HTMLElement {
@@ -320,7 +334,8 @@ export class TensorList {
     return h(
       'div',
       {
-        className: `row ${isGroup ? 'group' : 'tensor'}${index === this.selected ? ' selected' : ''}`,
+        className: `row ${isGroup ? 'group' : 'tensor'}${index === this.selected ? ' selected' : ''}${row.mark ? ` mark-${row.mark}` : ''}`,
+        'data-mark': row.mark,
         style: `top:${index * ROW_HEIGHT}px`,
         role: 'treeitem',
         'aria-level': row.depth + 1,
@@ -362,7 +377,8 @@ export class TensorList {
     const index = Number(el.dataset.index);
     this.select(index);
     const row = this.rowAt(index);
-    if (row?.kind === 'group') void this.apply(this.rpc.request('setExpanded', { id: row.id }));
+    if (row?.kind === 'group')
+      void this.apply(this.rpc.request('setExpanded', { id: row.id, tree: this.which }));
   }
 
   private select(index: number): void {
@@ -387,16 +403,21 @@ export class TensorList {
       End: () => this.select(this.state.rowCount - 1),
       ArrowRight: () => {
         if (row?.kind === 'group' && !row.expanded)
-          void this.apply(this.rpc.request('setExpanded', { id: row.id, expanded: true }));
+          void this.apply(
+            this.rpc.request('setExpanded', { id: row.id, expanded: true, tree: this.which }),
+          );
         else this.select(this.selected + 1);
       },
       ArrowLeft: () => {
         if (row?.kind === 'group' && row.expanded)
-          void this.apply(this.rpc.request('setExpanded', { id: row.id, expanded: false }));
+          void this.apply(
+            this.rpc.request('setExpanded', { id: row.id, expanded: false, tree: this.which }),
+          );
         else if (row) this.selectParent(row);
       },
       Enter: () => {
-        if (row?.kind === 'group') void this.apply(this.rpc.request('setExpanded', { id: row.id }));
+        if (row?.kind === 'group')
+          void this.apply(this.rpc.request('setExpanded', { id: row.id, tree: this.which }));
       },
     };
     if ((e.ctrlKey || e.metaKey) && e.key === 'c' && row) {

@@ -10,6 +10,12 @@ export type TensorRole = 'weight' | 'optimizer' | 'buffer' | 'other';
 export interface TensorConsumer {
   readonly op: string;
   readonly node: string;
+  /**
+   * The module path the exporter traced the node in (`model.layers.0.self_attn.q_proj`), from the
+   * node's `pkg.torch.onnx.name_scopes` / `namespace` metadata (dynamo exports, whose node names
+   * are generic). Absent when the node carries none.
+   */
+  readonly scope?: string;
 }
 
 /** Where a PyTorch tensor's data sits: a storage record of the zip, at an element offset, with strides. */

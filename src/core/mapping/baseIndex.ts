@@ -24,6 +24,8 @@ export interface BaseParam {
   readonly storedTransposed: boolean;
   /** The ONNX node the module path came from, for an anonymous initializer. */
   readonly via: string | null;
+  /** The path came from the node's exporter name scope (its own name is generic), not its name. */
+  readonly viaScope: boolean;
   /** No module path at all (dynamo ONNX `val_45` fed to `node_linear_3`): only its shape speaks. */
   readonly anonymous: boolean;
   /** Among the usual LoRA targets (attention / MLP projections). */
@@ -61,12 +63,15 @@ function describe(t: TensorInfo, onnx: boolean): BaseParam | null {
   const consumer = t.consumers?.find((c) => MATRIX_OPS.has(c.op));
   let path: string | null = null;
   let via: string | null = null;
+  let viaScope = false;
   if (t.name.endsWith('.weight')) path = stripWrappers(modulePathOf(t.name));
   else if (onnx && consumer) {
-    const fromNode = onnxNodeModulePath(consumer.node);
+    // `/model/layers.0/self_attn/q_proj/MatMul`, else (dynamo `node_linear_3`) the traced scope.
+    const fromNode = onnxNodeModulePath(consumer.node) ?? consumer.scope ?? null;
     if (fromNode) {
       path = stripWrappers(fromNode);
       via = consumer.node;
+      viaScope = onnxNodeModulePath(consumer.node) === null;
     }
   } else return null;
   const anonymous = path === null;
@@ -87,6 +92,7 @@ function describe(t: TensorInfo, onnx: boolean): BaseParam | null {
     canon,
     storedTransposed,
     via,
+    viaScope,
     anonymous,
     usual,
   };

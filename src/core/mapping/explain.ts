@@ -49,6 +49,8 @@ export function explainRule(f: RuleFacts): string {
   }
   const notes = new Set([...m.notes, ...p.canon.notes]);
   if (f.flat !== null && f.rule !== 'kohya-trie') notes.add('kohya name un-flattened');
-  if (p.via) notes.add(`ONNX initializer resolved through node ${p.via}`);
+  if (p.via && p.viaScope)
+    notes.add(`ONNX initializer resolved through the exporter's name scope of node ${p.via}`);
+  else if (p.via) notes.add(`ONNX initializer resolved through node ${p.via}`);
   return notes.size > 0 ? `${text} (${[...notes].join('; ')})` : text;
 }

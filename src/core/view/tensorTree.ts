@@ -37,6 +37,7 @@ export interface TreeRow {
   readonly usedBy?: string;
   /** Group rows: what the group is, e.g. "linear · r 8 · α 16 · scale 2". */
   readonly note?: string;
+  readonly mark?: 'mapped' | 'unused';
 }
 
 function tensorExtras(t: TensorInfo): { role?: string; file?: string; usedBy?: string } {
@@ -55,6 +56,8 @@ export interface TreeOptions {
   readonly segments?: (tensor: TensorInfo) => string[];
   /** A note shown on group rows, by group path (e.g. a LoRA module's kind, rank and scale). */
   readonly groupNotes?: ReadonlyMap<string, string>;
+  /** Marks on tensor rows, by tensor name; read on every page, so the owner may update it in place. */
+  readonly marks?: ReadonlyMap<string, 'mapped' | 'unused'>;
 }
 
 export interface TreeState {
@@ -388,6 +391,7 @@ export class TensorTree {
       ...(isGroup ? { expanded: this.isExpanded(id) } : {}),
       totals,
       ...(t ? { dtype: t.dtype, shape: t.shape, ...tensorExtras(t) } : {}),
+      ...(t && this.options.marks?.has(t.name) ? { mark: this.options.marks.get(t.name) } : {}),
       ...(isGroup && this.options.groupNotes?.has(n.path)
         ? { note: this.options.groupNotes.get(n.path) }
         : {}),
@@ -406,6 +410,7 @@ export class TensorTree {
       dtype: t.dtype,
       shape: t.shape,
       ...tensorExtras(t),
+      ...(this.options.marks?.has(t.name) ? { mark: this.options.marks.get(t.name) } : {}),
     };
   }
 

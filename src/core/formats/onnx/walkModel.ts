@@ -47,8 +47,40 @@ const MODEL = {
   functions: 25,
 };
 const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
-const NODE = { input: 1, name: 3, opType: 4, attribute: 5 };
+const NODE = { input: 1, name: 3, opType: 4, attribute: 5, metadataProps: 9 };
 const ATTRIBUTE = { g: 6, graphs: 11 };
+
+/** torch.onnx (dynamo) node metadata: the nn.Module scopes a node was traced in. */
+const NAME_SCOPES_KEY = 'pkg.torch.onnx.name_scopes';
+/** torch.onnx (dynamo) node metadata: `scope: class/scope: class/…`. */
+const NAMESPACE_KEY = 'namespace';
+/** Node metadata values longer than this are not read. */
+const SCOPE_VALUE_BYTES = 64 * 1024;
+const MODULE_PATH = /^[A-Za-z_][\w-]*(\.[\w-]+)*$/;
+
+/**
+ * The module path a dynamo-exported node was traced in: the deepest scope of
+ * `pkg.torch.onnx.name_scopes` (a Python list repr, `['', 'model', 'model.layers.0', …, 'linear']`)
+ * or else of `namespace`. The last entry of either is the node itself, not a module, and is dropped.
+ */
+export function moduleScope(nameScopes?: string, namespace?: string): string | undefined {
+  const deepest = (entries: string[]): string | undefined => {
+    const modules = entries.slice(0, -1).filter((e) => e !== '');
+    const last = modules[modules.length - 1];
+    return last !== undefined && MODULE_PATH.test(last) ? last : undefined;
+  };
+  if (nameScopes !== undefined) {
+    const entries = [...nameScopes.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map(
+      (m) => m[1] ?? m[2] ?? '',
+    );
+    const found = deepest(entries);
+    if (found) return found;
+  }
+  if (namespace !== undefined) {
+    return deepest(namespace.split('/').map((s) => s.split(': ')[0] ?? ''));
+  }
+  return undefined;
+}
 
 const limit = (message: string) => new CheckpointError('LimitExceeded', message);
 
@@ -248,6 +280,8 @@ class ModelWalker {
     const inputs: string[] = [];
     let name = '';
     let op = '';
+    let scopes: string | undefined;
+    let namespace: string | undefined;
     // Subgraph consumers are reported after this node's own inputs, whatever the field order.
     const nested: [string, TensorConsumer][] = [];
     const nestedSink: ConsumerSink = (input, consumer) => nested.push([input, consumer]);
@@ -269,6 +303,12 @@ class ModelWalker {
         case NODE.attribute:
           await this.attribute(this.messageEnd(f, 'NodeProto.attribute'), depth, nestedSink);
           break;
+        case NODE.metadataProps: {
+          const entry = await this.scopeEntry(this.messageEnd(f, 'NodeProto.metadata_props'));
+          if (entry?.[0] === NAME_SCOPES_KEY) scopes = entry[1];
+          else if (entry?.[0] === NAMESPACE_KEY) namespace = entry[1];
+          break;
+        }
         default:
           r.skip(f);
       }
@@ -279,10 +319,36 @@ class ModelWalker {
     if (depth === 0) facts.nodes++;
     else facts.subgraphNodes++;
     facts.opTypes.set(op, (facts.opTypes.get(op) ?? 0) + 1);
-    const consumer: TensorConsumer = { op, node: name };
+    const scope = moduleScope(scopes, namespace);
+    const consumer: TensorConsumer = scope ? { op, node: name, scope } : { op, node: name };
     // '' marks an omitted optional input; a name read twice by one node is one consumer.
     for (const input of new Set(inputs)) if (input !== '') sink(input, consumer);
     for (const [input, c] of nested) sink(input, c);
+  }
+
+  /**
+   * One NodeProto.metadata_props entry, when it is one of the exporter's scope keys: other keys
+   * (stack traces and the like) and values over {@link SCOPE_VALUE_BYTES} are skipped unread.
+   */
+  private async scopeEntry(end: number): Promise<[string, string] | null> {
+    const r = this.r;
+    let key: string | null = null;
+    let value: string | null = null;
+    while (r.pos < end) {
+      const f = await r.next(end);
+      if (f.number === 1 && f.length <= SCOPE_VALUE_BYTES) {
+        key = await this.str(f, 'StringStringEntryProto.key');
+      } else if (
+        f.number === 2 &&
+        f.length <= SCOPE_VALUE_BYTES &&
+        (key === NAME_SCOPES_KEY || key === NAMESPACE_KEY)
+      ) {
+        value = await this.str(f, 'StringStringEntryProto.value');
+      } else {
+        r.skip(f);
+      }
+    }
+    return key !== null && value !== null ? [key, value] : null;
   }
 
   /** Only graph-valued attributes matter: their nodes may read the main graph's initializers. */
