@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { CheckpointInfo } from '../../../src/core/formats/checkpoint.js';
 import type { LoraAnalysis } from '../../../src/core/lora/index.js';
 import { mapAdapter } from '../../../src/core/mapping/index.js';
-import { adapterOf, assertAllHigh, baseFrom, headerOf } from './mappingTestKit.js';
+import { REPO, adapterOf, assertAllHigh, baseFrom, headerOf } from './mappingTestKit.js';
 
 // The PEFT adapter of samples/ onto every form of its tiny-llama base that the fixtures hold.
 describe('tiny-llama PEFT adapter onto its base in every format', () => {
@@ -64,16 +66,32 @@ describe('tiny-llama PEFT adapter onto its base in every format', () => {
     }
   });
 
-  it('dynamo ONNX: generic node names, so nothing is mapped high (shape only)', async () => {
-    const base = await headerOf('test/fixtures/onnx/tiny-llama-dynamo/model.onnx');
+  it("resolves dynamo ONNX val_N weights through the exporter's name scopes (transposed)", async () => {
+    const rel = 'tiny-llama-dynamo/model.onnx';
+    const base = await headerOf(`test/fixtures/onnx/${rel}`);
+    const facts = (
+      JSON.parse(readFileSync(join(REPO, 'test/fixtures/onnx/expected.json'), 'utf8')) as Record<
+        string,
+        { initializers: { name: string; transposeOf?: string }[] }
+      >
+    )[rel];
+    // expected.json: which anonymous val_N is which checkpoint weight, transposed.
+    const byWeight = new Map(
+      (facts?.initializers ?? []).flatMap((i) => (i.transposeOf ? [[i.transposeOf, i.name]] : [])),
+    );
+    const exp = new Map([...expected].map(([mod, w]) => [mod, byWeight.get(w) ?? '?']));
     const r = mapAdapter(adapter, base);
-    // Every module finds a same-shape MatMul weight, but which one cannot be known from the header.
-    assert.equal(r.mappings.length, 8);
+    assertAllHigh(r, exp);
     for (const m of r.mappings) {
-      assert.equal(m.level, 'low', `${m.module}: ${m.reason}`);
-      assert.match(m.reason, /shape only/);
-      assert.ok(['transposed'].includes(m.shapeCheck));
+      assert.match(m.target, /^val_\d+$/);
+      assert.equal(m.shapeCheck, 'transposed');
+      assert.equal(m.transposed, true);
+      assert.match(
+        m.reason,
+        /ONNX initializer resolved through the exporter's name scope of node node_linear(_\d+)?/,
+      );
     }
+    assert.deepEqual(r.conflicts, []);
   });
 
   it('maps onto llama.cpp (GGUF) names built from the same shapes', async () => {

@@ -113,7 +113,8 @@ async function checkAgainstExpected(name: string): Promise<Checkpoint> {
       name: t.name,
       dtype: t.dtype,
       dims: t.shape,
-      consumers: t.consumers,
+      // expected.json records op and node; dynamo scopes are checked on their own below.
+      consumers: t.consumers?.map(({ op, node }) => ({ op, node })),
     })),
     facts.initializers.map((i) => ({
       name: i.name,
@@ -266,6 +267,20 @@ describe('onnx: dynamo export of tiny-llama with external data', () => {
     await checkTransposedWeights(ckpt, name, /^node_linear(_\d+)?$/);
     const q = ckpt.tensors.find((t) => t.consumers?.[0]?.node === 'node_linear');
     assert.match(q?.name ?? '', /^val_\d+$/);
+    await ckpt.close();
+  });
+
+  it("gives each generic MatMul consumer the module scope from the node's metadata", async () => {
+    const ckpt = await openFixture(name);
+    const anonymous = fixture(name).initializers.filter((i) => i.transposeOf);
+    assert.equal(anonymous.length, 15);
+    for (const e of anonymous) {
+      const consumer = ckpt.tensor(e.name).consumers?.[0];
+      assert.equal(consumer?.op, 'MatMul', e.name);
+      assert.match(consumer?.node ?? '', /^node_linear(_\d+)?$/);
+      // `pkg.torch.onnx.name_scopes` ends with the node itself (`linear_3`): the module is before it.
+      assert.equal(consumer?.scope, e.transposeOf?.replace(/\.weight$/, ''), e.name);
+    }
     await ckpt.close();
   });
 

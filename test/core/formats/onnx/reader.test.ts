@@ -253,6 +253,48 @@ describe('onnx reader: consumers and graph structure', () => {
     ]);
   });
 
+  it('takes the module scope of a generic node from its dynamo metadata_props', async () => {
+    const entry = (key: string, value: string) => len(9, str(1, key), str(2, value));
+    const scoped = (name: string, ...entries: Bytes[]) =>
+      cat(node({ op: 'MatMul', name, inputs: ['x', 'w'] }), ...entries);
+    const ckpt = await openBytes(
+      model(
+        graph({
+          nodes: [
+            scoped(
+              'node_linear',
+              entry('pkg.torch.onnx.stack_trace', 'x'.repeat(70 * 1024)),
+              entry(
+                'pkg.torch.onnx.name_scopes',
+                "['', 'model', 'model.layers.0', 'model.layers.0.mlp.up_proj', 'linear']",
+              ),
+            ),
+            scoped(
+              'node_linear_1',
+              entry(
+                'namespace',
+                ': A/model: B/model.layers.1: C/model.layers.1.mlp.down_proj: Linear/linear_1: aten.linear.default',
+              ),
+            ),
+            // Over 64 KiB: not read. A root-level op has no module scope.
+            scoped(
+              'node_linear_2',
+              entry('namespace', `: A/${'m'.repeat(65 * 1024)}: B/linear_2: op`),
+            ),
+            scoped('node_add', entry('pkg.torch.onnx.name_scopes', "['', 'add']")),
+          ],
+          initializers: [w],
+        }),
+      ),
+    );
+    assert.deepEqual(ckpt.tensor('w').consumers, [
+      { op: 'MatMul', node: 'node_linear', scope: 'model.layers.0.mlp.up_proj' },
+      { op: 'MatMul', node: 'node_linear_1', scope: 'model.layers.1.mlp.down_proj' },
+      { op: 'MatMul', node: 'node_linear_2' },
+      { op: 'MatMul', node: 'node_add' },
+    ]);
+  });
+
   it('finds consumers in subgraph lists (Loop/Scan bodies), after the node itself', async () => {
     const body = (n: string) => graph({ nodes: [node({ op: 'Add', name: n, inputs: ['w'] })] });
     // Attributes written before inputs: the order in the file must not change the report.
