@@ -74,19 +74,8 @@ async function makeShardedModel(dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const names: string[] = [];
   for (let l = 0; l < 80; l++) {
-    for (const k of [
-      'self_attn.q_proj',
-      'self_attn.k_proj',
-      'self_attn.v_proj',
-      'self_attn.o_proj',
-      'mlp.gate_proj',
-      'mlp.up_proj',
-      'mlp.down_proj',
-      'input_layernorm',
-      'post_attention_layernorm',
-    ]) {
-      names.push(`model.layers.${l}.${k}.weight`);
-    }
+    // Nine tensors a layer, as in Llama (no rotary buffer).
+    for (const k of LAYER_KINDS.slice(0, 9)) names.push(`model.layers.${l}.${k}.weight`);
   }
   const weightMap: Record<string, string> = {};
   const per = Math.ceil(names.length / SHARDS);

@@ -9,20 +9,10 @@ import { expandMetadata } from '../../src/core/view/metadata.js';
 import { TensorTree } from '../../src/core/view/tensorTree.js';
 import {
   HostEndpoint,
-  type MappingViewDto,
+  NO_MAPPING,
   type Message,
   type SummaryDto,
 } from '../../src/shared/protocol.js';
-
-const noMapping: MappingViewDto = {
-  base: null,
-  rows: [],
-  unmatchedAdapter: [],
-  unusedBase: [],
-  unusedBaseCount: 0,
-  conflicts: [],
-  counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
-};
 
 const params = new URLSearchParams(location.search);
 const layers = Number(params.get('layers') ?? 4);
@@ -146,11 +136,11 @@ const host = new HostEndpoint(
     metadataValue: ({ key }) =>
       expandMetadata({ [key]: (metadata as Record<string, string>)[key] ?? '' })[0] as never,
     copyText: () => null,
-    mapping: () => noMapping,
-    selectBase: () => noMapping,
-    setOverride: () => noMapping,
-    clearOverride: () => noMapping,
-    retarget: () => noMapping,
+    mapping: () => NO_MAPPING,
+    selectBase: () => NO_MAPPING,
+    setOverride: () => NO_MAPPING,
+    clearOverride: () => NO_MAPPING,
+    retarget: () => NO_MAPPING,
     computeStats: () => ({
       modules: layers * 2,
       ms: 12,

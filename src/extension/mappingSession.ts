@@ -19,7 +19,7 @@ import { TensorTree } from '../core/view/tensorTree.js';
 import { TreeViews } from '../core/view/treeViews.js';
 import type { MappingOverride, MappingResult } from '../core/mapping/types.js';
 import type { LoraAnalysis } from '../core/lora/types.js';
-import type { MappingRowDto, MappingViewDto } from '../shared/protocol.js';
+import { NO_MAPPING, type MappingRowDto, type MappingViewDto } from '../shared/protocol.js';
 import type { BaseModels } from './baseModels.js';
 import type { CheckpointDocument } from './checkpointDocument.js';
 import { log } from './log.js';
@@ -201,18 +201,12 @@ export class MappingSession {
         }
       : null;
     const r = this.result;
-    if (!r) {
+    if (!r)
       return {
+        ...NO_MAPPING,
         base,
         ...(this.baseError ? { baseError: this.baseError.toJSON() } : {}),
-        rows: [],
-        unmatchedAdapter: [],
-        unusedBase: [],
-        unusedBaseCount: 0,
-        conflicts: [],
-        counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
       };
-    }
     const modules = this.moduleInfo;
     const rows: MappingRowDto[] = r.mappings.map((m) => ({
       module: m.module,

@@ -206,6 +206,17 @@ export interface MappingViewDto {
   };
 }
 
+/** The Mapping tab before a base model is chosen. */
+export const NO_MAPPING: MappingViewDto = {
+  base: null,
+  rows: [],
+  unmatchedAdapter: [],
+  unusedBase: [],
+  unusedBaseCount: 0,
+  conflicts: [],
+  counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
+};
+
 export type ReadyResult =
   | { readonly ok: true; readonly summary: SummaryDto; readonly tree: TreeStateDto }
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };

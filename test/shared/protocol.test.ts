@@ -4,19 +4,9 @@ import {
   HostEndpoint,
   RequestError,
   WebviewEndpoint,
-  type MappingViewDto,
+  NO_MAPPING,
   type Message,
 } from '../../src/shared/protocol.js';
-
-const noMapping: MappingViewDto = {
-  base: null,
-  rows: [],
-  unmatchedAdapter: [],
-  unusedBase: [],
-  unusedBaseCount: 0,
-  conflicts: [],
-  counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
-};
 
 /** Wires both ends together the way postMessage does: asynchronously and through a JSON copy. */
 function pair() {
@@ -53,11 +43,11 @@ function pair() {
         });
       },
       copyText: () => null,
-      mapping: () => noMapping,
-      selectBase: () => noMapping,
-      setOverride: () => noMapping,
-      clearOverride: () => noMapping,
-      retarget: () => noMapping,
+      mapping: () => NO_MAPPING,
+      selectBase: () => NO_MAPPING,
+      setOverride: () => NO_MAPPING,
+      clearOverride: () => NO_MAPPING,
+      retarget: () => NO_MAPPING,
       computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
     },
   );
