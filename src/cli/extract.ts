@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
-import { writeAtomically } from '../core/export/atomicFile.js';
+import { writeJsonAtomically } from '../core/export/atomicFile.js';
+import { sourceFiles } from '../core/export/sourceFiles.js';
 import { extractWeights, type ExtractResult } from '../core/export/extract.js';
 import type { FloatTarget } from '../core/formats/encode.js';
 import { openPath } from '../core/formats/index.js';
@@ -39,14 +40,9 @@ export async function runExtract(input: string, options: ExtractCliOptions): Pro
     let configPath: string | null = null;
     if (options.adapterConfig && result.adapterConfig) {
       configPath = join(dirname(resolve(options.out)), 'adapter_config.json');
-      const text = JSON.stringify(result.adapterConfig, null, 2) + '\n';
       // The source's own adapter_config.json is a source file too: never overwritten.
-      const sourceConfigs = [
-        join(resolve(input), 'adapter_config.json'),
-        join(dirname(resolve(input)), 'adapter_config.json'),
-      ];
-      await writeAtomically(configPath, async (h) => void (await h.writeFile(text)), {
-        protect: sourceConfigs,
+      await writeJsonAtomically(configPath, result.adapterConfig, {
+        protect: await sourceFiles([input]),
       });
     }
     return {

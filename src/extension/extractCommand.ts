@@ -1,6 +1,7 @@
 import { dirname, join, parse } from 'node:path';
 import * as vscode from 'vscode';
-import { writeAtomically } from '../core/export/atomicFile.js';
+import { writeJsonAtomically } from '../core/export/atomicFile.js';
+import { sourceFiles } from '../core/export/sourceFiles.js';
 import { extractWeights } from '../core/export/extract.js';
 import type { FloatTarget } from '../core/formats/encode.js';
 import { toCheckpointError } from '../core/formats/errors.js';
@@ -77,12 +78,8 @@ export async function extractWeightsCommand(source: vscode.Uri | undefined): Pro
             'Skip',
           );
           if (write === 'Write adapter_config.json') {
-            const text = JSON.stringify(result.adapterConfig, null, 2) + '\n';
-            await writeAtomically(configPath, async (h) => void (await h.writeFile(text)), {
-              protect: [
-                join(dirname(input.fsPath), 'adapter_config.json'),
-                join(input.fsPath, 'adapter_config.json'),
-              ],
+            await writeJsonAtomically(configPath, result.adapterConfig, {
+              protect: await sourceFiles([input.fsPath]),
             });
             configNote = ' and adapter_config.json';
           }

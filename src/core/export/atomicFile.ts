@@ -46,3 +46,13 @@ async function canonical(p: string): Promise<string> {
     return resolve(p);
   }
 }
+
+/** Pretty JSON with a final newline, written atomically (mapping files, adapter_config.json). */
+export function writeJsonAtomically(
+  target: string,
+  value: unknown,
+  options: { protect?: readonly string[] } = {},
+): Promise<void> {
+  const text = JSON.stringify(value, null, 2) + '\n';
+  return writeAtomically(target, async (h) => void (await h.writeFile(text)), options);
+}

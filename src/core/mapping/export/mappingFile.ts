@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
-import { writeAtomically } from '../../export/atomicFile.js';
+import { writeJsonAtomically } from '../../export/atomicFile.js';
 import type { Checkpoint } from '../../formats/checkpoint.js';
 import { CheckpointError } from '../../formats/errors.js';
 import {
@@ -138,8 +138,7 @@ export async function writeMappingFile(
   file: MappingFile,
   options: { protect?: readonly string[] } = {},
 ): Promise<void> {
-  const text = JSON.stringify(file, null, 2) + '\n';
-  await writeAtomically(path, async (h) => void (await h.writeFile(text)), options);
+  await writeJsonAtomically(path, file, options);
 }
 
 /** Reads and validates a mapping file. Every rule it breaks is an `InvalidConfig` error naming the field. */
