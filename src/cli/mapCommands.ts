@@ -1,19 +1,17 @@
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { sourceFiles } from '../core/export/sourceFiles.js';
-import { writeAtomically } from '../core/export/atomicFile.js';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { openPath, parseHubRef, type HubOptions } from '../core/formats/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
 import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
 import {
   checkpointIdentity,
-  exportRemapped,
   identityMatches,
   overridesFrom,
   readMappingFile,
-  ropeFromConfig,
   toMappingFile,
   writeMappingFile,
+  writeRemappedAdapter,
   type ExportNaming,
 } from '../core/mapping/export/index.js';
 import { mapAdapter } from '../core/mapping/index.js';
@@ -254,27 +252,17 @@ export async function runExport(
       basePath,
       ...(options.mappingPath ? [options.mappingPath] : []),
     ]);
-    const out = resolve(options.out);
-    const r = await exportRemapped(adapter, analysis, result, {
-      out,
+    const r = await writeRemappedAdapter(adapter, base, analysis, result, {
+      out: options.out,
       naming: options.naming,
       sourcePaths: protect,
-      ...(options.naming === 'gguf' && analysis.family !== 'gguf'
-        ? { ropePermute: ropeFromConfig(base) }
-        : {}),
     });
-    let configPath: string | null = null;
-    if (r.adapterConfig) {
-      configPath = join(dirname(out), 'adapter_config.json');
-      const text = JSON.stringify(r.adapterConfig, null, 2) + '\n';
-      await writeAtomically(configPath, async (h) => void (await h.writeFile(text)), { protect });
-    }
     return {
-      out,
+      out: r.out,
       tensors: r.tensors,
       bytes: r.bytes,
       naming: r.naming,
-      adapterConfig: configPath,
+      adapterConfig: r.adapterConfigPath,
       modules: r.modules.length,
       skipped: [...r.skipped],
       warnings: [...warnings, ...r.warnings],

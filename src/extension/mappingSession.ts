@@ -1,17 +1,13 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
-import { toCheckpointError } from '../core/formats/errors.js';
-import { dirname, join } from 'node:path';
-import { writeAtomically } from '../core/export/atomicFile.js';
 import { sourceFiles } from '../core/export/sourceFiles.js';
-import { CheckpointError } from '../core/formats/errors.js';
+import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
 import {
   checkpointIdentity,
-  exportRemapped,
   loaderSnippet,
-  ropeFromConfig,
   toMappingFile,
   writeMappingFile,
+  writeRemappedAdapter,
   type ExportNaming,
 } from '../core/mapping/export/index.js';
 import { mapAdapter } from '../core/mapping/index.js';
@@ -324,35 +320,18 @@ export class MappingSession {
     naming: ExportNaming,
   ): Promise<{ tensors: number; bytes: number; skipped: number; adapterConfig: string | null }> {
     const { result, base, analysis, checkpoint } = await this.ready();
-    const protect = await sourceFiles([this.adapterPath(), base.ref]);
-    // PEFT needs its adapter_config.json beside the weights: refuse before writing anything if that
-    // would replace a source's config.
-    const configPath = join(dirname(out), 'adapter_config.json');
-    if (naming === 'peft' && protect.includes(configPath)) {
-      throw new CheckpointError(
-        'WouldOverwriteSource',
-        `a PEFT export writes adapter_config.json, and ${configPath} belongs to a source; choose another folder`,
-        configPath,
-      );
-    }
-    const r = await exportRemapped(checkpoint, analysis, result, {
+    const r = await writeRemappedAdapter(checkpoint, base.checkpoint, analysis, result, {
       out,
       naming,
-      sourcePaths: protect,
-      ...(naming === 'gguf' && analysis.family !== 'gguf'
-        ? { ropePermute: ropeFromConfig(base.checkpoint) }
-        : {}),
+      sourcePaths: await sourceFiles([this.adapterPath(), base.ref]),
     });
-    let adapterConfig: string | null = null;
-    if (r.adapterConfig) {
-      adapterConfig = join(dirname(out), 'adapter_config.json');
-      const text = JSON.stringify(r.adapterConfig, null, 2) + '\n';
-      await writeAtomically(adapterConfig, async (h) => void (await h.writeFile(text)), {
-        protect,
-      });
-    }
     for (const w of r.warnings) log().warn(`export: ${w}`);
-    return { tensors: r.tensors, bytes: r.bytes, skipped: r.skipped.length, adapterConfig };
+    return {
+      tensors: r.tensors,
+      bytes: r.bytes,
+      skipped: r.skipped.length,
+      adapterConfig: r.adapterConfigPath,
+    };
   }
 
   async snippet(): Promise<string> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,5 +118,13 @@ describe('lora-lens map / export', () => {
     await assert.rejects(runExport(ADAPTER, BASE, { out: BASE, naming: 'base' }), {
       code: 'WouldOverwriteSource',
     });
+  });
+
+  it('refuses a PEFT export beside the source adapter before writing anything', async () => {
+    const out = `${ADAPTER}/adapter_model.peft.safetensors`;
+    await assert.rejects(runExport(ADAPTER, BASE, { out, naming: 'peft' }), {
+      code: 'WouldOverwriteSource',
+    });
+    assert.equal(existsSync(out), false, 'no half export is left behind');
   });
 });
