@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { Checkpoint, CheckpointReader, PlainValue } from './checkpoint.js';
+import type { ByteSource } from './byteSource.js';
+import type { Checkpoint, CheckpointReader, OpenContext, PlainValue } from './checkpoint.js';
 import { CheckpointError, toCheckpointError } from './errors.js';
 import { LocalFolder, type Siblings } from './files.js';
 import { HubRepo, parseHubRef, type HubOptions } from './hub.js';
@@ -11,12 +12,13 @@ import { safetensorsReader } from './safetensors.js';
 import { torchReader } from './torch/index.js';
 import { isShardIndexName, openShardedIndex } from './sharded.js';
 
-/** Single-file readers, tried in order by their sniff. Formats register here. */
-export const READERS: CheckpointReader[] = [safetensorsReader, ggufReader, torchReader, onnxReader];
-
-export function registerReader(reader: CheckpointReader): void {
-  if (!READERS.includes(reader)) READERS.push(reader);
-}
+/** Single-file readers, tried in order by their sniff. A new format is added to this list. */
+export const READERS: readonly CheckpointReader[] = [
+  safetensorsReader,
+  ggufReader,
+  torchReader,
+  onnxReader,
+];
 
 const CONFIG_FILES = ['adapter_config.json', 'config.json'];
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -39,19 +41,27 @@ export interface OpenOptions {
   readonly hub?: HubOptions;
 }
 
-/** Opens one file of a folder by sniffing its first bytes. */
+/** Opens a checkpoint from any byte source, choosing the reader by name and magic bytes. */
+export async function openCheckpoint(
+  source: ByteSource,
+  context?: OpenContext,
+): Promise<Checkpoint> {
+  const head = await source.read(0, Math.min(16, source.size));
+  const reader = READERS.find((r) => r.sniff(head, source.name));
+  if (!reader) {
+    throw new CheckpointError(
+      'UnsupportedFormat',
+      `${source.name} is not a checkpoint format LoRA Lens reads (supported: ${READERS.map((r) => r.format).join(', ')})`,
+    );
+  }
+  return reader.open(source, context);
+}
+
+/** Opens one file of a folder, with the folder at hand for its side files; closed on failure. */
 export async function openFileIn(siblings: Siblings, name: string): Promise<Checkpoint> {
   const source = await siblings.open(name);
   try {
-    const head = await source.read(0, Math.min(16, source.size));
-    const reader = READERS.find((r) => r.sniff(head, name));
-    if (!reader) {
-      throw new CheckpointError(
-        'UnsupportedFormat',
-        `${name} is not a checkpoint format LoRA Lens reads (supported: ${READERS.map((r) => r.format).join(', ')})`,
-      );
-    }
-    return await reader.open(source, { siblings });
+    return await openCheckpoint(source, { siblings });
   } catch (e) {
     await source.close();
     throw e;

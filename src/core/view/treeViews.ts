@@ -1,4 +1,5 @@
 import type { TensorInfo } from '../formats/checkpoint.js';
+import { tensorModuleMap } from '../lora/index.js';
 import type { LoraAnalysis } from '../lora/types.js';
 import { TensorTree, type TreeRow, type TreeState } from './tensorTree.js';
 
@@ -21,10 +22,9 @@ function fmt(n: number | null): string {
  * and one group for everything that is not a LoRA weight.
  */
 export function moduleTree(tensors: readonly TensorInfo[], analysis: LoraAnalysis): TensorTree {
-  const moduleOf = new Map<string, string>();
+  const moduleOf = tensorModuleMap(analysis);
   const notes = new Map<string, string>();
   for (const m of analysis.modules) {
-    for (const t of m.tensors) moduleOf.set(t, m.name);
     notes.set(m.name, `${m.label} · r ${fmt(m.rank)} · α ${fmt(m.alpha)} · scale ${fmt(m.scale)}`);
   }
   notes.set(NOT_LORA, 'optimizer state, full weights, …');
