@@ -118,10 +118,10 @@ async function main(): Promise<number> {
       ['install code-server (cached)', 'bash', ['scripts/e2e/install-code-server.sh']],
       ['build extension (npm run build)', 'npm', ['run', '--silent', 'build']],
       [
-        'package VSIX (vsce)',
-        'npx',
-        // prettier-ignore
-        ['--no-install', 'vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix],
+        // The platform VSIX a user installs: the bundles plus this platform's onnxruntime.
+        'package the platform VSIX (vsce --target)',
+        process.execPath,
+        ['scripts/package/package.mjs', '--no-build', '--target', 'host', '--file', vsix],
       ],
       [
         'bundle extension-host tests',

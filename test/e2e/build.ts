@@ -46,19 +46,15 @@ export function buildExtension(): void {
   run('npm', ['run', '--silent', 'build']);
 }
 
-/** Packages the built extension into `<dir>/lora-lens.vsix` and returns its path. */
+/** Packages the built extension as this platform's VSIX into `<dir>/lora-lens.vsix`. */
 export function packageVsix(dir: string): string {
   const out = path.join(dir, 'lora-lens.vsix');
-  // dist/ is a self-contained bundle, so --no-dependencies is right. stdin is closed so that a
-  // vsce prompt fails fast instead of hanging.
-  run('npx', [
-    '--no-install',
-    'vsce',
-    'package',
-    '--no-dependencies',
-    '--allow-missing-repository',
-    '--skip-license',
-    '-o',
+  run(process.execPath, [
+    path.join(ROOT, 'scripts', 'package', 'package.mjs'),
+    '--no-build',
+    '--target',
+    'host',
+    '--file',
     out,
   ]);
   return out;
