@@ -50,6 +50,17 @@ export const CHROMIUM_ARGS = [
 export const VIEWPORT = { width: 1400, height: 900 };
 export const LIGHT_THEME = 'Default Light Modern';
 export const DARK_THEME = 'Default Dark Modern';
+export const HC_DARK_THEME = 'Dark High Contrast';
+export const HC_LIGHT_THEME = 'Light High Contrast';
+
+export type ThemeKind = 'light' | 'dark' | 'hc-dark' | 'hc-light';
+/** Theme name and the class the workbench root carries while it is active. */
+const THEMES: Record<ThemeKind, { name: string; cls: string }> = {
+  light: { name: LIGHT_THEME, cls: 'vs' },
+  dark: { name: DARK_THEME, cls: 'vs-dark' },
+  'hc-dark': { name: HC_DARK_THEME, cls: 'hc-black' },
+  'hc-light': { name: HC_LIGHT_THEME, cls: 'hc-light' },
+};
 
 /** Generous defaults: two cores, a cold code-server and a cold browser. */
 export const TIMEOUT = {
@@ -394,14 +405,13 @@ export class Session {
   }
 
   /** Switches the color theme through "Preferences: Color Theme", as a user does. */
-  async setTheme(kind: 'light' | 'dark'): Promise<void> {
-    const cls = kind === 'light' ? 'vs' : 'vs-dark';
+  async setTheme(kind: ThemeKind): Promise<void> {
+    const { name: theme, cls } = THEMES[kind];
     const isCurrent = async () => {
       const classes = (await this.page.locator('.monaco-workbench').getAttribute('class')) ?? '';
       return classes.split(/\s+/).includes(cls);
     };
     if (await isCurrent()) return;
-    const theme = kind === 'light' ? LIGHT_THEME : DARK_THEME;
     await this.runCommand('Preferences: Color Theme');
     const input = this.page.locator('.quick-input-widget input.input');
     await input.waitFor({ state: 'visible', timeout: TIMEOUT.ui });
@@ -579,11 +589,17 @@ export class Session {
   // ----------------------------------------------------------------------------------------
   // screenshots
 
-  /** Saves `<session>-<name>-light.png` and `-dark.png` under test-results/screenshots/. */
-  async screenshot(name: string): Promise<string[]> {
+  /**
+   * Saves `<session>-<name>-<theme>.png` under test-results/screenshots/, in light and dark unless
+   * other themes are asked for (high contrast checks that colours come from the theme).
+   */
+  async screenshot(
+    name: string,
+    kinds: readonly ThemeKind[] = ['light', 'dark'],
+  ): Promise<string[]> {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const files: string[] = [];
-    for (const kind of ['light', 'dark'] as const) {
+    for (const kind of kinds) {
       await this.setTheme(kind);
       const file = path.join(SCREENSHOT_DIR, `${this.name}-${safeName(name)}-${kind}.png`);
       // Park the mouse on the empty middle of the status bar so that no hover shows.

@@ -55,7 +55,7 @@ describe('mapping an adapter onto its base model', () => {
     );
     await target.waitFor({ timeout: TIMEOUT.ui });
     assert.equal(await target.getAttribute('data-mark'), 'mapped');
-    await s.screenshot('mapping');
+    await s.screenshot('mapping', ['light', 'dark', 'hc-dark', 'hc-light']);
   });
 
   scenario('rejecting and re-targeting a module wins over the matcher', s, async (s) => {

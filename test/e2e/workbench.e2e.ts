@@ -168,7 +168,7 @@ describe('LoRA Lens in VS Code (code-server)', () => {
       0,
       'a trained adapter has no all-zero B',
     );
-    await s.screenshot('adapter-stats');
+    await s.screenshot('adapter-stats', ['light', 'dark', 'hc-dark', 'hc-light']);
   });
 
   scenario('malformed files show the named validation error', s, async (s) => {
