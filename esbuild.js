@@ -1,5 +1,6 @@
-// Three bundles, three targets: the extension host (Node, CommonJS, `vscode` provided by the host),
-// the `lora-lens` CLI (Node, with a shebang), and the editor webview (browser, no Node APIs).
+// Four bundles: the extension host (Node, CommonJS, `vscode` provided by the host), the `lora-lens`
+// CLI (Node, with a shebang), the editor webview (browser, no Node APIs), and the smoke-test worker
+// (Node, the only bundle that loads onnxruntime-node: the extension and the CLI fork it).
 // Static assets the webview loads (CSS, codicons) are copied into dist/, the webview's only resource root.
 const esbuild = require('esbuild');
 const fs = require('node:fs');
@@ -41,6 +42,15 @@ const targets = [
   },
   {
     ...common,
+    entryPoints: ['src/core/smoke/host/worker.ts'],
+    outfile: 'dist/smokeWorker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['onnxruntime-node'],
+  },
+  {
+    ...common,
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview.js',
     platform: 'browser',
@@ -74,7 +84,7 @@ async function main() {
   const started = Date.now();
   await Promise.all(targets.map((t) => esbuild.build(t)));
   copyAssets();
-  const sizes = ['dist/extension.js', 'dist/cli.js', 'dist/webview.js']
+  const sizes = ['dist/extension.js', 'dist/cli.js', 'dist/smokeWorker.js', 'dist/webview.js']
     .map((f) => `${path.basename(f)} ${(fs.statSync(f).size / 1024).toFixed(0)} KiB`)
     .join(', ');
   console.log(`built in ${Date.now() - started} ms: ${sizes}`);

@@ -5,6 +5,8 @@
  * 1. Header listing: a 20,000-tensor header over a sparse 10 GB file, opened and validated by
  *    LoRA Lens, against the floor "read the 8 + N header bytes and JSON.parse them".
  * 2. Peak RSS of a fresh process that opens that file, against an empty Node process.
+ * 3. The smoke test of a Llama-7B-shaped adapter in its child process (time, peak RSS, against reading
+ *    the bytes once), and adapter switching against session rebuilds (bench/smokeBench.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
 import { benchExtract } from './extractBench.js';
+import { benchSmoke } from './smokeBench.js';
 import { benchTorch } from './torchBench.js';
 
 const DIR = '.bench-tmp';
@@ -188,6 +191,7 @@ async function main(): Promise<void> {
     console.log(
       `peak RSS opening it in a fresh process: ${rss.toFixed(0)} MiB (an empty Node process: ${empty.toFixed(0)} MiB; goal ≤ 80 MB) ${rss <= 80 ? 'OK' : 'OVER'}`,
     );
+    for (const line of await benchSmoke(join(DIR, 'smoke'))) console.log(line);
   } finally {
     if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
   }

@@ -7,33 +7,53 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
 import { formatBytes, formatCount, formatInt } from '../src/shared/format.js';
-import type { ErrorDto, SummaryDto, TreeStateDto } from '../src/shared/protocol.js';
+import type {
+  ErrorDto,
+  SmokeViewDto,
+  SummaryDto,
+  TreeStateDto,
+  UiOptionsDto,
+} from '../src/shared/protocol.js';
 import { connect, loadViewState, saveViewState, type Rpc } from './rpc.js';
 import { h, icon } from './ui/dom.js';
 import { loraBadgeText } from './ui/adapterPanel.js';
 import { MappingView } from './ui/mappingView.js';
 import { renderOverview } from './ui/overview.js';
+import { SmokeView } from './ui/smokeView.js';
 import { TensorList } from './ui/tensorList.js';
 
 const app = document.getElementById('app') as HTMLElement;
 const rpc = connect();
 let list: TensorList | undefined;
 let mapping: MappingView | undefined;
+let smoke: SmokeView | undefined;
+
+/** Tab positions: Mapping and Smoke test exist for adapters only. */
+const TAB = { overview: 0, tensors: 1, mapping: 2, smoke: 3 } as const;
+
+function selectTab(index: number): void {
+  const tabs = app.querySelector('vscode-tabs') as (HTMLElement & { selectedIndex: number }) | null;
+  if (tabs) tabs.selectedIndex = index;
+  saveViewState({ tab: index });
+}
 
 rpc.on('reload', () => void start());
 rpc.on('mappingChanged', () => void mapping?.refresh());
 rpc.on('focusFilter', () => {
-  const tabs = app.querySelector('vscode-tabs') as (HTMLElement & { selectedIndex: number }) | null;
-  if (tabs) tabs.selectedIndex = 1;
-  saveViewState({ tab: 1 });
+  selectTab(TAB.tensors);
   requestAnimationFrame(() => list?.focusFilter());
 });
+rpc.on('smokeChanged', ({ view, reveal }) => {
+  smoke?.apply(view);
+  if (reveal && smoke) selectTab(TAB.smoke);
+});
+rpc.on('smokeEvent', (event) => smoke?.onEvent(event));
 
 async function start(): Promise<void> {
   app.dataset.state = 'loading';
   try {
     const ready = await rpc.request('ready', {});
-    if (ready.ok) showCheckpoint(ready.summary, ready.tree, rpc);
+    if (ready.ok) showCheckpoint(ready.summary, ready.tree, rpc, ready.ui);
     else showError(ready.fileName, ready.error);
   } catch (e) {
     showError(document.title, {
@@ -91,7 +111,12 @@ function headerBar(summary: SummaryDto): HTMLElement {
   );
 }
 
-function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void {
+function showCheckpoint(
+  summary: SummaryDto,
+  tree: TreeStateDto,
+  rpc: Rpc,
+  ui: UiOptionsDto | undefined,
+): void {
   const view = loadViewState();
   list = new TensorList(
     rpc,
@@ -103,7 +128,7 @@ function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void
     'vscode-tabs',
     { className: 'tabs', 'selected-index': view.tab ?? 0 },
     h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-overview' }, 'Overview'),
-    h('vscode-tab-panel', null, renderOverview(summary, rpc)),
+    h('vscode-tab-panel', null, renderOverview(summary, rpc, { charts: ui?.charts !== false })),
     h(
       'vscode-tab-header',
       { slot: 'header', 'data-testid': 'tab-tensors' },
@@ -128,18 +153,46 @@ function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void
       baseButton.textContent = v.base ? `Base: ${v.base.label}` : 'Base: none — Select…';
     });
     baseButton.addEventListener('click', () => {
-      tabs.setAttribute('selected-index', '2');
-      (tabs as HTMLElement & { selectedIndex: number }).selectedIndex = 2;
-      saveViewState({ tab: 2 });
+      selectTab(TAB.mapping);
       void mapping?.choose();
     });
-    header.append(baseButton);
+    const smokeButton = h(
+      'vscode-button',
+      { 'data-testid': 'smoke-run', icon: 'beaker', disabled: true, title: 'Loading…' },
+      'Run GPU Smoke Test',
+    );
+    const shownList = list;
+    smoke = new SmokeView(
+      rpc,
+      (module) => {
+        selectTab(TAB.tensors);
+        void shownList.revealPath(module);
+      },
+      (v: SmokeViewDto) => {
+        const disabled = v.blocked !== null || v.running;
+        smokeButton.toggleAttribute('disabled', disabled);
+        smokeButton.title = v.running
+          ? 'A smoke test is running (see the Smoke test tab)'
+          : (v.blocked ?? 'Load the mapped adapter into onnxruntime and check every module');
+      },
+    );
+    smokeButton.addEventListener('click', () => {
+      selectTab(TAB.smoke);
+      smoke?.run();
+    });
+    header.append(h('span', { className: 'bar-actions' }, baseButton, smokeButton));
     tabs.append(
       h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-mapping' }, 'Mapping'),
       h('vscode-tab-panel', { className: 'mapping-panel' }, mapping.element),
+      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-smoke' }, 'Smoke test'),
+      h('vscode-tab-panel', { className: 'smoke-panel' }, smoke.element),
     );
-    void mapping.refresh();
-  } else mapping = undefined;
+    // One base load: the smoke state asks for the mapping the Mapping tab has just loaded.
+    void mapping.refresh().then(() => smoke?.refresh());
+  } else {
+    mapping = undefined;
+    smoke = undefined;
+  }
   tabs.addEventListener('vsc-tabs-select', (e: Event) => {
     saveViewState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex });
   });
@@ -149,6 +202,8 @@ function showCheckpoint(summary: SummaryDto, tree: TreeStateDto, rpc: Rpc): void
 
 function showError(fileName: string, error: ErrorDto): void {
   list = undefined;
+  mapping = undefined;
+  smoke = undefined;
   app.replaceChildren(
     h(
       'header',

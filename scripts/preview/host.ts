@@ -10,6 +10,7 @@ import { TensorTree } from '../../src/core/view/tensorTree.js';
 import {
   HostEndpoint,
   NO_MAPPING,
+  NO_SMOKE,
   type Message,
   type SummaryDto,
 } from '../../src/shared/protocol.js';
@@ -154,6 +155,9 @@ const host = new HostEndpoint(
       })),
       warnings: ['3 module(s) have an all-zero B (lora_up), so they change nothing: …'],
     }),
+    smoke: () => NO_SMOKE,
+    runSmoke: () => null,
+    cancelSmoke: () => null,
   },
 );
 deliver = (m) => void host.receive(m);

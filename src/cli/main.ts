@@ -11,6 +11,16 @@ import { extractText, runExtract } from './extract.js';
 import { exportText, mapExitCode, mapText, runExport, runMap } from './mapCommands.js';
 import { statsText } from './loraReport.js';
 import { inspectJson, inspectText } from './inspectReport.js';
+import { mergeText, runMerge } from './mergeCommand.js';
+import {
+  DEFAULT_SMOKE_TIMEOUT_S,
+  SMOKE_EPS,
+  runSmokeCli,
+  smokeExitCode,
+  smokeJson,
+  smokeText,
+} from './smokeCommand.js';
+import { SmokeError, type EpName, type SmokeErrorCode } from '../core/smoke/types.js';
 
 declare const LORA_LENS_VERSION: string;
 const VERSION = typeof LORA_LENS_VERSION === 'string' ? LORA_LENS_VERSION : 'dev';
@@ -19,7 +29,7 @@ export const EXIT_OK = 0;
 export const EXIT_CHECK_FAILED = 1;
 export const EXIT_INVALID = 2;
 
-const USAGE = `lora-lens ${VERSION}: inspect LoRA adapters and checkpoints
+const USAGE = `lora-lens ${VERSION}: inspect, map, export and smoke-test LoRA adapters
 
 Usage:
   lora-lens inspect <path> [--json] [--all | --limit N] [--stats]
@@ -29,6 +39,11 @@ Usage:
                 [--strict] [--json]
   lora-lens export <adapter> --base <path|hf:repo> --out <file.safetensors>
                    [--naming base|peft|kohya|diffusers|gguf] [--mapping m.json] [--json]
+  lora-lens smoke <adapter> --base <path|hf:repo> [--mapping m.json]
+                  [--ep auto|cuda|webgpu|cpu] [--reference ref.safetensors]
+                  [--cuda-provider-path DIR] [--timeout SECONDS] [--json]
+  lora-lens merge <adapter> --base <model.onnx> --out <merged.onnx> [--mapping m.json]
+                  [--json]
 
   <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
   shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
@@ -50,6 +65,17 @@ Commands:
   export    Write the adapter remapped into a target naming (weights only, bytes
             copied unless a transpose is needed). --naming peft also writes
             adapter_config.json beside --out.
+  smoke     Run every mapped module through onnxruntime (in a child process) and
+            compare it with a float64 reference: shapes, finite outputs, error,
+            and how much the adapter changes the output. With an ONNX base, the
+            whole model is also run merged (--reference: safetensors of
+            input.<name> / output.<name> tensors to compare against).
+            --ep picks the execution provider; auto tries cuda, webgpu, cpu.
+            --cuda-provider-path is the folder of the CUDA/cuDNN libraries.
+            --timeout stops the run (default ${DEFAULT_SMOKE_TIMEOUT_S} s). Exit 1 when a module or the
+            model fails, or when the test could not run (no EP, crash, timeout).
+  merge     Bake the adapter into an ONNX model's weights and write a new model
+            (its external data beside it). The base is never modified.
 
 Options:
   --json       Print exactly one JSON object on stdout.
@@ -101,6 +127,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         naming: { type: 'string' },
         strict: { type: 'boolean' },
         'save-mapping': { type: 'string' },
+        ep: { type: 'string' },
+        reference: { type: 'string' },
+        'cuda-provider-path': { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -180,14 +210,69 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.out(json ? JSON.stringify(j, null, 2) : exportText(j));
         return EXIT_OK;
       }
+      case 'smoke': {
+        if (rest.length !== 1) throw new UsageError('smoke takes one adapter');
+        if (!values.base) throw new UsageError('smoke needs --base <path|hf:repo>');
+        const ep = values.ep ?? 'auto';
+        if (!SMOKE_EPS.includes(ep))
+          throw new UsageError(`--ep must be one of ${SMOKE_EPS.join(', ')}, got "${ep}"`);
+        const r = await runSmokeCli(rest[0] as string, values.base, {
+          ep: ep as EpName | 'auto',
+          timeoutMs: parseTimeout(values.timeout) * 1000,
+          hub: hubOptions(values['hub-endpoint']),
+          ...(values.mapping ? { mappingPath: values.mapping } : {}),
+          ...(values.reference ? { referencePath: values.reference } : {}),
+          ...(values['cuda-provider-path']
+            ? { cudaProviderPath: values['cuda-provider-path'] }
+            : {}),
+          // Progress goes to stderr, so stdout stays the report (and stays clean with --json).
+          ...(json ? {} : { onProgress: (line: string) => io.err(line) }),
+        });
+        io.out(json ? JSON.stringify(smokeJson(r), null, 2) : smokeText(r));
+        return smokeExitCode(r);
+      }
+      case 'merge': {
+        if (rest.length !== 1) throw new UsageError('merge takes one adapter');
+        if (!values.base) throw new UsageError('merge needs --base <model.onnx>');
+        if (!values.out) throw new UsageError('merge needs --out <merged.onnx>');
+        const r = await runMerge(rest[0] as string, values.base, {
+          out: values.out,
+          ...(values.mapping ? { mappingPath: values.mapping } : {}),
+          hub: hubOptions(values['hub-endpoint']),
+        });
+        io.out(json ? JSON.stringify(r, null, 2) : mergeText(r));
+        return EXIT_OK;
+      }
       default:
         throw new UsageError(`unknown command "${command}" (try: lora-lens --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) return report(io, json, e.code, e.message);
+    if (e instanceof SmokeError) return smokeFailure(io, json, e);
     const err = e instanceof CheckpointError ? e : toCheckpointError(e);
     return report(io, json, err.code, err.message, err.subject);
   }
+}
+
+/** Smoke errors about the input exit 2; the others mean the test could not run, which fails it (1). */
+const SMOKE_INPUT_ERRORS: ReadonlySet<SmokeErrorCode> = new Set([
+  'NothingToTest',
+  'InvalidReference',
+]);
+
+function smokeFailure(io: Io, json: boolean, e: SmokeError): number {
+  if (SMOKE_INPUT_ERRORS.has(e.code)) return report(io, json, e.code, e.message);
+  if (json) io.out(JSON.stringify({ ok: false, error: { code: e.code, message: e.message } }));
+  else io.err(`lora-lens: ${e.code}: ${e.message}`);
+  return EXIT_CHECK_FAILED;
+}
+
+function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SMOKE_TIMEOUT_S;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--timeout needs a positive number of seconds, got "${value}"`);
+  return n;
 }
 
 function hubOptions(endpoint?: string): HubOptions {

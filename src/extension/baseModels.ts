@@ -1,10 +1,23 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
+import type { HubOptions } from '../core/formats/hub.js';
 import { openPath, parseHubRef } from '../core/formats/index.js';
 import { log, timed } from './log.js';
 import { defaultBaseModel, hubEndpoint } from './settings.js';
 
 const TOKEN_KEY = 'loraLens.hubToken';
+
+/** Hub endpoint (setting) and token (SecretStorage, only for `hf:` refs) to open `ref` with. */
+export async function hubOptionsFor(
+  secrets: vscode.SecretStorage,
+  ref: string,
+): Promise<HubOptions | undefined> {
+  const token = parseHubRef(ref) ? await secrets.get(TOKEN_KEY) : undefined;
+  const endpoint = hubEndpoint();
+  return token || endpoint
+    ? { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) }
+    : undefined;
+}
 const CHOICES_KEY = 'loraLens.baseByAdapter';
 const RECENT_KEY = 'loraLens.recentBases';
 
@@ -44,13 +57,8 @@ export class BaseModels implements vscode.Disposable {
     let p = this.open.get(ref);
     if (!p) {
       p = (async () => {
-        const token = parseHubRef(ref) ? await this.context.secrets.get(TOKEN_KEY) : undefined;
-        const endpoint = hubEndpoint();
-        const { value } = await timed(`open base ${ref}`, () =>
-          openPath(ref, {
-            hub: { ...(endpoint ? { endpoint } : {}), ...(token ? { token } : {}) },
-          }),
-        );
+        const hub = await hubOptionsFor(this.context.secrets, ref);
+        const { value } = await timed(`open base ${ref}`, () => openPath(ref, hub ? { hub } : {}));
         return value;
       })();
       this.open.set(ref, p);
@@ -69,31 +77,33 @@ export class BaseModels implements vscode.Disposable {
     };
     const items: Item[] = [
       {
-        label: '$(file) Choose a checkpoint file…',
-        description: '.safetensors, .bin, .gguf, .onnx, shard index',
+        label: `$(file) ${vscode.l10n.t('Choose a checkpoint file…')}`,
+        description: vscode.l10n.t('.safetensors, .bin, .gguf, .onnx, shard index'),
         action: 'file',
       },
       {
-        label: '$(folder) Choose a model folder…',
-        description: 'config.json + weights',
+        label: `$(folder) ${vscode.l10n.t('Choose a model folder…')}`,
+        description: vscode.l10n.t('config.json + weights'),
         action: 'folder',
       },
       {
-        label: '$(cloud) Hugging Face repo id…',
-        description: 'headers only, over HTTP ranges',
+        label: `$(cloud) ${vscode.l10n.t('Hugging Face repo id…')}`,
+        description: vscode.l10n.t('headers only, over HTTP ranges'),
         action: 'hub',
       },
       ...recent.map((ref): Item => ({
         label: `$(history) ${ref}`,
-        description: ref === current ? 'current' : 'recent',
+        description: ref === current ? vscode.l10n.t('current') : vscode.l10n.t('recent'),
         action: 'ref',
         ref,
       })),
-      ...(current ? [{ label: '$(close) Clear the base model', action: 'clear' as const }] : []),
+      ...(current
+        ? [{ label: `$(close) ${vscode.l10n.t('Clear the base model')}`, action: 'clear' as const }]
+        : []),
     ];
     const picked = await vscode.window.showQuickPick(items, {
-      title: 'LoRA Lens: base model for this adapter',
-      placeHolder: current ?? 'No base model yet',
+      title: vscode.l10n.t('LoRA Lens: base model for this adapter'),
+      placeHolder: current ?? vscode.l10n.t('No base model yet'),
     });
     if (!picked) return undefined;
     if (picked.action === 'clear') {
@@ -103,13 +113,13 @@ export class BaseModels implements vscode.Disposable {
     if (picked.action === 'ref') return picked.ref;
     if (picked.action === 'hub') {
       const id = await vscode.window.showInputBox({
-        title: 'Hugging Face repo',
-        prompt: 'org/name, optionally @revision',
+        title: vscode.l10n.t('Hugging Face repo'),
+        prompt: vscode.l10n.t('org/name, optionally @revision'),
         placeHolder: 'meta-llama/Llama-3.1-8B',
         validateInput: (v) =>
           parseHubRef(`hf:${v.replace(/^hf:/, '')}`)
             ? undefined
-            : 'Expected org/name or org/name@revision',
+            : vscode.l10n.t('Expected org/name or org/name@revision'),
       });
       return id ? `hf:${id.replace(/^hf:/, '')}` : undefined;
     }
@@ -117,11 +127,20 @@ export class BaseModels implements vscode.Disposable {
       canSelectFiles: picked.action === 'file',
       canSelectFolders: picked.action === 'folder',
       canSelectMany: false,
-      title: 'Base model',
+      title: vscode.l10n.t('Base model'),
       ...(picked.action === 'file'
         ? {
             filters: {
-              Checkpoints: ['safetensors', 'json', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx'],
+              [vscode.l10n.t('Checkpoints')]: [
+                'safetensors',
+                'json',
+                'bin',
+                'pt',
+                'pth',
+                'ckpt',
+                'gguf',
+                'onnx',
+              ],
             },
           }
         : {}),
@@ -130,7 +149,7 @@ export class BaseModels implements vscode.Disposable {
     if (!uri) return undefined;
     if (uri.scheme !== 'file') {
       void vscode.window.showErrorMessage(
-        'LoRA Lens: base models must be local files, folders or hf: repos.',
+        vscode.l10n.t('LoRA Lens: base models must be local files, folders or hf: repos.'),
       );
       return undefined;
     }
@@ -139,9 +158,10 @@ export class BaseModels implements vscode.Disposable {
 
   async setToken(): Promise<void> {
     const token = await vscode.window.showInputBox({
-      title: 'Hugging Face token',
-      prompt:
+      title: vscode.l10n.t('Hugging Face token'),
+      prompt: vscode.l10n.t(
         'Kept in the OS keychain (VS Code SecretStorage), never in settings. Leave empty to remove it.',
+      ),
       password: true,
       ignoreFocusOut: true,
     });

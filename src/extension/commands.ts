@@ -17,9 +17,18 @@ export function registerCommands(
         const picked = await vscode.window.showOpenDialog({
           canSelectMany: false,
           filters: {
-            Checkpoints: ['safetensors', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx', 'json'],
+            [vscode.l10n.t('Checkpoints')]: [
+              'safetensors',
+              'bin',
+              'pt',
+              'pth',
+              'ckpt',
+              'gguf',
+              'onnx',
+              'json',
+            ],
           },
-          title: 'Open with LoRA Lens',
+          title: vscode.l10n.t('Open with LoRA Lens'),
         });
         if (!picked?.[0]) return;
         return vscode.commands.executeCommand('vscode.openWith', picked[0], viewTypeFor(picked[0]));
@@ -30,14 +39,19 @@ export function registerCommands(
       const doc = provider.activeDocument;
       if (!doc) {
         void vscode.window.showWarningMessage(
-          'LoRA Lens: open a checkpoint in the LoRA Lens editor first.',
+          vscode.l10n.t('LoRA Lens: open a checkpoint in the LoRA Lens editor first.'),
         );
         return;
       }
       const result = await doc.result();
       if (!result.ok) {
         void vscode.window.showErrorMessage(
-          `LoRA Lens: ${doc.fileName} is not valid (${result.error.code}): ${result.error.message}`,
+          vscode.l10n.t(
+            'LoRA Lens: {0} is not valid ({1}): {2}',
+            doc.fileName,
+            result.error.code,
+            result.error.message,
+          ),
         );
         return;
       }
@@ -46,7 +60,11 @@ export function registerCommands(
         JSON.stringify(inspectJson(path, result.checkpoint), null, 2),
       );
       void vscode.window.showInformationMessage(
-        `LoRA Lens: copied the summary of ${doc.fileName} (${result.checkpoint.tensors.length} tensors) as JSON.`,
+        vscode.l10n.t(
+          'LoRA Lens: copied the summary of {0} ({1} tensors) as JSON.',
+          doc.fileName,
+          result.checkpoint.tensors.length,
+        ),
       );
     }),
     vscode.commands.registerCommand('loraLens.showLog', () => log().show(true)),

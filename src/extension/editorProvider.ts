@@ -5,6 +5,7 @@ import {
   HostEndpoint,
   type Message,
   type ReadyResult,
+  type SmokeViewDto,
   type TreeStateDto,
 } from '../shared/protocol.js';
 import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
@@ -13,6 +14,8 @@ import { CheckpointStatusBar } from './statusBar.js';
 import { StatsService } from './statsService.js';
 import { BaseModels } from './baseModels.js';
 import { MappingSession } from './mappingSession.js';
+import { chartsEnabled } from './settings.js';
+import { SmokeRuns, smokeBlocked } from './smokeSession.js';
 import { editorHtml, webviewOptions } from './webviewHtml.js';
 
 export const VIEW_TYPE = 'loraLens.checkpoint';
@@ -36,12 +39,22 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   private readonly sessions = new WeakMap<CheckpointDocument, MappingSession>();
 
+  /** Smoke runs per adapter: the one in progress and the last report per base. */
+  readonly smoke: SmokeRuns;
+
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly stats: StatsService,
     readonly bases: BaseModels,
     private readonly workspaceState: vscode.Memento,
-  ) {}
+  ) {
+    this.smoke = new SmokeRuns(workspaceState);
+    this.smoke.onDidChange(({ document, reveal }) => void this.notifySmoke(document, reveal));
+    this.smoke.onEvent(({ document, event }) => {
+      for (const { document: d, endpoint } of this.panels.values())
+        if (d === document) endpoint.notify('smokeEvent', event);
+    });
+  }
 
   static register(context: vscode.ExtensionContext): CheckpointEditorProvider {
     const bases = new BaseModels(context);
@@ -51,7 +64,17 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       bases,
       context.workspaceState,
     );
-    context.subscriptions.push(provider.status, bases);
+    context.subscriptions.push(
+      provider.status,
+      bases,
+      provider.smoke,
+      // Trust changes what the smoke button may do; the editors redraw it.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => provider.refreshSmokeAll()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('loraLens.charts.enabled'))
+          for (const { endpoint } of provider.panels.values()) endpoint.notify('reload', {});
+      }),
+    );
     for (const viewType of [VIEW_TYPE, OTHER_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, {
@@ -73,15 +96,63 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         this.updateMappingContext();
         for (const { document: d, endpoint } of this.panels.values())
           if (d === document) endpoint.notify('mappingChanged', {});
+        // A new base means another last report and maybe another reason to block the button.
+        void this.notifySmoke(document, false);
       });
     }
     return session;
   }
 
-  /** `loraLens.hasMapping`: the export commands show only when there is something to export. */
+  /**
+   * `loraLens.hasMapping`: the export commands show only when there is something to export.
+   * `loraLens.editorIsFile` and `loraLens.baseIsOnnx` gate the smoke test and the merged export.
+   */
   private updateMappingContext(): void {
-    const has = this.active !== undefined && this.sessions.get(this.active)?.hasMapping === true;
+    const session = this.active ? this.sessions.get(this.active) : undefined;
+    const has = session?.hasMapping === true;
     void vscode.commands.executeCommand('setContext', 'loraLens.hasMapping', has);
+    void vscode.commands.executeCommand(
+      'setContext',
+      'loraLens.editorIsFile',
+      this.active?.uri.scheme === 'file',
+    );
+    void vscode.commands.executeCommand(
+      'setContext',
+      'loraLens.baseIsOnnx',
+      has && session?.dto().base?.format === 'onnx',
+    );
+  }
+
+  /** The open document of an editor for this URI (commands from the editor title pass the URI). */
+  documentFor(uri: vscode.Uri): CheckpointDocument | undefined {
+    const key = uri.toString();
+    for (const { document } of this.panels.values())
+      if (document.uri.toString() === key) return document;
+    return undefined;
+  }
+
+  /** The Smoke tab's state for a document. */
+  async smokeView(document: CheckpointDocument): Promise<SmokeViewDto> {
+    const session = this.session(document);
+    const r = await document.result();
+    const view = r.ok ? await session.view() : undefined;
+    const blocked = r.ok
+      ? smokeBlocked(document, session.hasMapping)
+      : `the file cannot be read (${r.error.code})`;
+    return this.smoke.view(document, view?.base?.ref, blocked);
+  }
+
+  private async notifySmoke(document: CheckpointDocument, reveal: boolean): Promise<void> {
+    const targets = [...this.panels.values()].filter((p) => p.document === document);
+    if (targets.length === 0) return;
+    const view = await this.smokeView(document);
+    for (const { endpoint } of targets) endpoint.notify('smokeChanged', { view, reveal });
+  }
+
+  private refreshSmokeAll(): void {
+    this.updateMappingContext();
+    for (const document of new Set([...this.panels.values()].map((p) => p.document)))
+      void this.notifySmoke(document, false);
   }
 
   /** "Select Base Model…" from the palette or the editor title. */
@@ -127,7 +198,12 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       ready: async (): Promise<ReadyResult> => {
         const r = await document.result();
         if (!r.ok) return { ok: false, fileName: document.fileName, error: r.error.toJSON() };
-        return { ok: true, summary: r.summary, tree: r.tree.state() };
+        return {
+          ok: true,
+          summary: r.summary,
+          tree: r.tree.state(),
+          ui: { charts: chartsEnabled(document.uri) },
+        };
       },
       rows: async ({ start, count, tree: which }) => {
         const t = await tree(which);
@@ -168,6 +244,15 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       setOverride: ({ module, target }) => this.session(document).setOverride(module, target),
       clearOverride: ({ module }) => this.session(document).clearOverride(module),
       retarget: ({ module }) => this.session(document).retarget(module),
+      smoke: () => this.smokeView(document),
+      runSmoke: () => {
+        void vscode.commands.executeCommand('loraLens.runSmokeTest', document.uri);
+        return null;
+      },
+      cancelSmoke: () => {
+        this.smoke.cancel(document);
+        return null;
+      },
       copyText: async ({ text, what }) => {
         await vscode.env.clipboard.writeText(text);
         void vscode.window.setStatusBarMessage(`LoRA Lens: copied ${what}`, 2500);

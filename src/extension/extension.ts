@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands.js';
 import { registerMappingCommands } from './mappingCommands.js';
+import { registerSmokeCommands } from './smokeCommands.js';
 import { CheckpointEditorProvider } from './editorProvider.js';
 import { log } from './log.js';
 
@@ -11,6 +12,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const provider = CheckpointEditorProvider.register(context);
   registerCommands(context, provider);
   registerMappingCommands(context, provider);
+  registerSmokeCommands(context, provider);
   context.subscriptions.push(log());
   log().info(
     `LoRA Lens ${typeof LORA_LENS_VERSION === 'string' ? LORA_LENS_VERSION : 'dev'} activated in ${(performance.now() - started).toFixed(1)} ms (trusted workspace: ${vscode.workspace.isTrusted})`,

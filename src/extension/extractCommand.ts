@@ -11,9 +11,10 @@ import { scalarReader } from '../core/lora/checkpointScalars.js';
 import { formatBytes, formatInt } from '../shared/format.js';
 import { log } from './log.js';
 
-const CHECKPOINT_FILTERS = {
-  Checkpoints: ['safetensors', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx'],
-};
+/** A function, not a constant: the filter's label is localized, so it is built when the dialog opens. */
+const checkpointFilters = () => ({
+  [vscode.l10n.t('Checkpoints')]: ['safetensors', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx'],
+});
 
 /** "LoRA Lens: Extract Weights-Only Adapter…": pick a source, a destination and a dtype; write atomically. */
 export async function extractWeightsCommand(source: vscode.Uri | undefined): Promise<void> {
@@ -22,14 +23,14 @@ export async function extractWeightsCommand(source: vscode.Uri | undefined): Pro
     (
       await vscode.window.showOpenDialog({
         canSelectMany: false,
-        filters: CHECKPOINT_FILTERS,
-        title: 'Checkpoint to extract the adapter from',
+        filters: checkpointFilters(),
+        title: vscode.l10n.t('Checkpoint to extract the adapter from'),
       })
     )?.[0];
   if (!input) return;
   if (input.scheme !== 'file') {
     void vscode.window.showErrorMessage(
-      'LoRA Lens: extraction needs a local file (it streams tensors from disk).',
+      vscode.l10n.t('LoRA Lens: extraction needs a local file (it streams tensors from disk).'),
     );
     return;
   }
@@ -37,68 +38,93 @@ export async function extractWeightsCommand(source: vscode.Uri | undefined): Pro
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.file(join(parsed.dir, `${parsed.name}.adapter.safetensors`)),
     filters: { Safetensors: ['safetensors'] },
-    title: 'Save the weights-only adapter as',
+    title: vscode.l10n.t('Save the weights-only adapter as'),
   });
   if (!target) return;
   const dtypePick = await vscode.window.showQuickPick(
     [
-      { label: 'Keep dtypes', description: 'bytes are copied as they are', dtype: undefined },
+      {
+        label: vscode.l10n.t('Keep dtypes'),
+        description: vscode.l10n.t('bytes are copied as they are'),
+        dtype: undefined,
+      },
       { label: 'bf16', dtype: 'BF16' as FloatTarget },
       { label: 'fp16', dtype: 'F16' as FloatTarget },
       { label: 'fp32', dtype: 'F32' as FloatTarget },
     ],
-    { title: 'Data type of the extracted tensors', placeHolder: 'Keep dtypes' },
+    {
+      title: vscode.l10n.t('Data type of the extracted tensors'),
+      placeHolder: vscode.l10n.t('Keep dtypes'),
+    },
   );
   if (!dtypePick) return;
 
   await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `LoRA Lens: extracting from ${parsed.base}`,
+      title: vscode.l10n.t('LoRA Lens: extracting from {0}', parsed.base),
       cancellable: false,
     },
     async (progress) => {
       let ckpt;
       try {
         ckpt = await openPath(input.fsPath);
-        progress.report({ message: 'analysing…' });
+        progress.report({ message: vscode.l10n.t('analysing…') });
         const analysis = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
-        progress.report({ message: `writing ${analysis.modules.length} modules…` });
+        progress.report({
+          message: vscode.l10n.t('writing {0} modules…', analysis.modules.length),
+        });
         const result = await extractWeights(ckpt, analysis, {
           out: target.fsPath,
           sourcePath: input.fsPath,
           ...(dtypePick.dtype ? { dtype: dtypePick.dtype } : {}),
         });
-        let configNote = '';
+        let wroteConfig = false;
         if (result.adapterConfig) {
           const configPath = join(dirname(target.fsPath), 'adapter_config.json');
+          const writeLabel = vscode.l10n.t('Write adapter_config.json');
           const write = await vscode.window.showInformationMessage(
-            `Also write adapter_config.json beside ${parse(target.fsPath).base}?`,
-            'Write adapter_config.json',
-            'Skip',
+            vscode.l10n.t('Also write adapter_config.json beside {0}?', parse(target.fsPath).base),
+            writeLabel,
+            vscode.l10n.t('Skip'),
           );
-          if (write === 'Write adapter_config.json') {
+          if (write === writeLabel) {
             await writeJsonAtomically(configPath, result.adapterConfig, {
               protect: await sourceFiles([input.fsPath]),
             });
-            configNote = ' and adapter_config.json';
+            wroteConfig = true;
           }
         }
         for (const w of result.warnings) log().warn(`extract: ${w}`);
         log().info(
           `extracted ${result.tensors} tensors (${result.bytes} bytes) from ${input.fsPath} to ${target.fsPath}; dropped ${result.dropped.length}`,
         );
+        // Whole sentences, not a sentence with a spliced-in clause: translators need them whole.
+        const args = [
+          formatInt(result.tensors),
+          formatBytes(result.bytes),
+          formatInt(result.dropped.length),
+        ];
+        const openLabel = vscode.l10n.t('Open');
         const open = await vscode.window.showInformationMessage(
-          `LoRA Lens: wrote ${formatInt(result.tensors)} tensors (${formatBytes(result.bytes)})${configNote}; dropped ${formatInt(result.dropped.length)} that are not adapter weights.`,
-          'Open',
+          wroteConfig
+            ? vscode.l10n.t(
+                'LoRA Lens: wrote {0} tensors ({1}) and adapter_config.json; dropped {2} that are not adapter weights.',
+                ...args,
+              )
+            : vscode.l10n.t(
+                'LoRA Lens: wrote {0} tensors ({1}); dropped {2} that are not adapter weights.',
+                ...args,
+              ),
+          openLabel,
         );
-        if (open)
+        if (open === openLabel)
           await vscode.commands.executeCommand('vscode.openWith', target, 'loraLens.checkpoint');
       } catch (e) {
         const err = toCheckpointError(e);
         log().error(`extract: ${err.code}: ${err.message}`);
         void vscode.window.showErrorMessage(
-          `LoRA Lens: could not extract (${err.code}): ${err.message}`,
+          vscode.l10n.t('LoRA Lens: could not extract ({0}): {1}', err.code, err.message),
         );
       } finally {
         await ckpt?.close();

@@ -85,7 +85,7 @@ export class MappingSession {
       const checkpoint = await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: `LoRA Lens: reading the base model ${ref}`,
+          title: vscode.l10n.t('LoRA Lens: reading the base model {0}', ref),
         },
         () => this.bases.load(ref),
       );
@@ -169,16 +169,26 @@ export class MappingSession {
     const picked = await vscode.window.showQuickPick<Item>(
       [
         ...(alternatives.length
-          ? [{ label: 'Suggested', kind: vscode.QuickPickItemKind.Separator, target: null }]
+          ? [
+              {
+                label: vscode.l10n.t('Suggested'),
+                kind: vscode.QuickPickItemKind.Separator,
+                target: null,
+              },
+            ]
           : []),
         ...alternatives,
-        { label: 'Base parameters', kind: vscode.QuickPickItemKind.Separator, target: null },
+        {
+          label: vscode.l10n.t('Base parameters'),
+          kind: vscode.QuickPickItemKind.Separator,
+          target: null,
+        },
         ...weights,
-        { label: '$(circle-slash) Map to nothing (reject)', target: null },
+        { label: `$(circle-slash) ${vscode.l10n.t('Map to nothing (reject)')}`, target: null },
       ],
       {
-        title: `Target for ${module}`,
-        placeHolder: entry?.target ?? 'unmatched',
+        title: vscode.l10n.t('Target for {0}', module),
+        placeHolder: entry?.target ?? vscode.l10n.t('unmatched'),
         matchOnDescription: true,
         matchOnDetail: true,
       },
@@ -239,7 +249,9 @@ export class MappingSession {
         target: null,
         confidence: 0,
         level: 'low',
-        reason: byUser ? 'rejected by you' : 'no base parameter fits this module',
+        reason: byUser
+          ? vscode.l10n.t('rejected by you')
+          : vscode.l10n.t('no base parameter fits this module'),
         shapeCheck: 'unknown',
         transposed: false,
         slice: null,
@@ -268,7 +280,8 @@ export class MappingSession {
   }
 
   baseTree(): TreeViews {
-    if (!this.base) throw new CheckpointError('InvalidExport', 'no base model selected');
+    if (!this.base)
+      throw new CheckpointError('InvalidExport', vscode.l10n.t('no base model selected'));
     this.baseViews ??= new TreeViews(
       new TensorTree(this.base.checkpoint.tensors, { marks: this.marks }),
       undefined,
@@ -291,7 +304,9 @@ export class MappingSession {
     if (!this.result || !this.base) {
       throw new CheckpointError(
         'InvalidExport',
-        'no mapping yet: select a base model for this adapter first (LoRA Lens: Select Base Model…)',
+        vscode.l10n.t(
+          'no mapping yet: select a base model for this adapter first (LoRA Lens: Select Base Model…)',
+        ),
       );
     }
     return { result: this.result, base: this.base, ...(await this.analysis()) };

@@ -1,4 +1,8 @@
+import { isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
+import type { EpName } from '../core/smoke/types.js';
+import { log } from './log.js';
+import { parseExecutionProviders, parseOptionalPath, parseTimeoutSeconds } from './smokeLogic.js';
 
 export const DEFAULT_MAX_NON_FILE_READ_BYTES = 256 * 1024 * 1024;
 
@@ -36,4 +40,59 @@ export function highConfidence(scope?: vscode.Uri): number {
     .getConfiguration('loraLens', scope)
     .get<unknown>('mapping.highConfidence');
   return typeof value === 'number' && value >= 0.5 && value <= 1 ? value : 0.9;
+}
+
+/** A refused setting value is logged once per distinct message, not on every run. */
+const warned = new Set<string>();
+function warnOnce(warning: string | undefined): void {
+  if (!warning || warned.has(warning)) return;
+  warned.add(warning);
+  log().warn(`settings: ${warning}`);
+}
+
+function smokeSetting(key: string, scope?: vscode.Uri): unknown {
+  return vscode.workspace.getConfiguration('loraLens', scope).get<unknown>(key);
+}
+
+/** `loraLens.executionProviders`: the ladder the smoke test tries, in order. */
+export function executionProviders(scope?: vscode.Uri): EpName[] {
+  const r = parseExecutionProviders(smokeSetting('executionProviders', scope));
+  warnOnce(r.warning);
+  return r.value;
+}
+
+/** `loraLens.cudaProviderPath`: where the CUDA provider and its libraries are, when set. */
+export function cudaProviderPath(scope?: vscode.Uri): string | undefined {
+  const r = parseOptionalPath('loraLens.cudaProviderPath', smokeSetting('cudaProviderPath', scope));
+  warnOnce(r.warning);
+  return r.value;
+}
+
+/** `loraLens.smokeTest.timeoutSeconds`, in ms. */
+export function smokeTimeoutMs(scope?: vscode.Uri): number {
+  const r = parseTimeoutSeconds(smokeSetting('smokeTest.timeoutSeconds', scope));
+  warnOnce(r.warning);
+  return r.value * 1000;
+}
+
+/** `loraLens.smokeTest.referencePath`: absolute, or relative to the workspace folder. */
+export function smokeReferencePath(scope?: vscode.Uri): string | undefined {
+  const r = parseOptionalPath(
+    'loraLens.smokeTest.referencePath',
+    smokeSetting('smokeTest.referencePath', scope),
+  );
+  warnOnce(r.warning);
+  if (!r.value || isAbsolute(r.value)) return r.value;
+  const folder = scope
+    ? vscode.workspace.getWorkspaceFolder(scope)
+    : vscode.workspace.workspaceFolders?.[0];
+  return folder ? vscode.Uri.joinPath(folder.uri, r.value).fsPath : r.value;
+}
+
+/** `loraLens.charts.enabled`: false hides the statistics chart of the Overview. */
+export function chartsEnabled(scope?: vscode.Uri): boolean {
+  const value = smokeSetting('charts.enabled', scope);
+  if (value === undefined || typeof value === 'boolean') return value !== false;
+  warnOnce(`loraLens.charts.enabled must be true or false (got ${JSON.stringify(value)})`);
+  return true;
 }

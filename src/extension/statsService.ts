@@ -40,7 +40,10 @@ export class StatsService {
     const r = await document.result();
     if (!r.ok) throw r.error;
     if (r.analysis.modules.length === 0)
-      throw new CheckpointError('InvalidExport', 'this file has no LoRA modules to measure');
+      throw new CheckpointError(
+        'InvalidExport',
+        vscode.l10n.t('this file has no LoRA modules to measure'),
+      );
     this.loaded ??= this.cache.load().then(() => undefined);
     await this.loaded;
     const identity = document.uri.scheme === 'file' ? await stat(document.uri.fsPath) : undefined;
@@ -51,7 +54,7 @@ export class StatsService {
     const stats = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `LoRA Lens: statistics of ${document.fileName}`,
+        title: vscode.l10n.t('LoRA Lens: statistics of {0}', document.fileName),
         cancellable: true,
       },
       async (progress, token) => {
@@ -66,7 +69,7 @@ export class StatsService {
           onProgress: (p) => {
             const done = p.done;
             progress.report({
-              message: `${done} / ${total} modules`,
+              message: vscode.l10n.t('{0} / {1} modules', done, total),
               increment: ((done - last) / total) * 100,
             });
             last = done;

@@ -27,14 +27,23 @@ export class CheckpointStatusBar implements vscode.Disposable {
       const l = r.summary.lora;
       const rank =
         l.ranks.length === 1
-          ? ` r=${l.ranks[0]?.value ?? '?'}`
+          ? `r=${l.ranks[0]?.value ?? '?'}`
           : l.ranks.length > 1
-            ? ' mixed ranks'
+            ? vscode.l10n.t('mixed ranks')
             : '';
-      this.item.text = `$(layers) ${l.familyLabel}${rank} · ${l.modules} modules`;
-      this.item.tooltip = `${document.fileName}: ${l.familyLabel} adapter, ${l.modules} modules`;
+      const args = { family: l.familyLabel, rank, modules: l.modules };
+      this.item.text = `$(layers) ${
+        rank
+          ? vscode.l10n.t('{family} {rank} · {modules} modules', args)
+          : vscode.l10n.t('{family} · {modules} modules', args)
+      }`;
+      this.item.tooltip = vscode.l10n.t('{file}: {family} adapter, {modules} modules', {
+        file: document.fileName,
+        family: l.familyLabel,
+        modules: l.modules,
+      });
     } else {
-      this.item.text = `$(layers) ${r.summary.format} · ${r.summary.tensorCount.toLocaleString('en-US')} tensors`;
+      this.item.text = `$(layers) ${vscode.l10n.t('{format} · {tensors} tensors', { format: r.summary.format, tensors: r.summary.tensorCount.toLocaleString('en-US') })}`;
       this.item.tooltip = document.fileName;
     }
     this.item.show();

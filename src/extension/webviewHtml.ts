@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { l10nBundleScript } from '../shared/l10nBundle.js';
 
 /**
  * The editor page: a strict CSP (nothing but our nonce'd script, our stylesheets and the codicon
- * font), and resources only from dist/.
+ * font), and resources only from dist/. In a display language other than English the page also
+ * carries the webview's message bundle as a JSON data block (see src/shared/l10nBundle.ts).
  */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')] };
 }
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function editorHtml(
   webview: vscode.Webview,
@@ -24,19 +28,21 @@ export function editorHtml(
     `font-src ${webview.cspSource}`,
     `img-src ${webview.cspSource} data:`,
   ].join('; ');
-  const escapedTitle = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const bundle = vscode.l10n.bundle;
+  const lang = bundle ? escapeHtml(vscode.env.language) : 'en';
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${asset('codicons', 'codicon.css')}" id="vscode-codicon-stylesheet">
 <link rel="stylesheet" href="${asset('editor.css')}">
-<title>${escapedTitle}</title>
+<title>${escapeHtml(title)}</title>
 </head>
 <body>
-<div id="app" data-testid="app" data-state="loading"><div class="loading">Reading ${escapedTitle}…</div></div>
+<div id="app" data-testid="app" data-state="loading"><div class="loading">${escapeHtml(vscode.l10n.t('Reading {0}…', title))}</div></div>
+${l10nBundleScript(bundle)}
 <script nonce="${nonce}" src="${asset('webview.js')}"></script>
 </body>
 </html>`;

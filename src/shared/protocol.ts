@@ -217,8 +217,126 @@ export const NO_MAPPING: MappingViewDto = {
   counts: { mapped: 0, unmatched: 0, high: 0, medium: 0, low: 0, user: 0 },
 };
 
+/**
+ * The smoke test as the webview sees it. These mirror src/core/smoke/types.ts (which the webview cannot
+ * import: its type imports reach Node modules); the host assigns one to the other, so a drift fails to
+ * compile there.
+ */
+export type SmokeEpDto = 'cuda' | 'webgpu' | 'cpu';
+export type SmokeStatusDto = 'pass' | 'warn' | 'fail' | 'skipped';
+
+export interface SmokeCheckDto {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly message: string;
+}
+
+export interface SmokeModuleDto {
+  readonly module: string;
+  readonly target: string | null;
+  readonly variant: string | null;
+  readonly ok: boolean;
+  readonly status: SmokeStatusDto;
+  readonly maxAbsErr: number | null;
+  readonly deltaRatio: number | null;
+  readonly ms: number;
+  readonly checks: readonly SmokeCheckDto[];
+}
+
+export interface SmokeReportDto {
+  readonly ok: boolean;
+  readonly ep: SmokeEpDto | null;
+  readonly epTried: readonly { readonly ep: SmokeEpDto; readonly error: string | null }[];
+  readonly placement: string | null;
+  readonly modules: readonly SmokeModuleDto[];
+  readonly model: {
+    readonly ok: boolean;
+    readonly patched: number;
+    readonly inputs: 'reference' | 'generated';
+    readonly outputs: readonly {
+      readonly name: string;
+      readonly shape: readonly number[];
+      readonly finite: boolean;
+      readonly relativeChange: number;
+      readonly maxAbsErrVsReference: number | null;
+      readonly ok: boolean;
+    }[];
+    readonly ms: number;
+    readonly problems: readonly string[];
+  } | null;
+  readonly switching: {
+    readonly adapters: number;
+    readonly switchMs: number;
+    readonly rebuildMs: number;
+  } | null;
+  readonly timings: {
+    readonly totalMs: number;
+    readonly sessionMs: number;
+    readonly modulesMs: number;
+    readonly modelMs: number;
+  };
+  readonly verdict: string;
+  readonly warnings: readonly string[];
+}
+
+/** Streamed while a run goes on: phases, EP attempts, and each module's row as it finishes. */
+export type SmokeEventDto =
+  | { readonly type: 'phase'; readonly phase: string; readonly message: string }
+  | {
+      readonly type: 'ep';
+      readonly attempt: { readonly ep: SmokeEpDto; readonly error: string | null };
+    }
+  | {
+      readonly type: 'module';
+      readonly index: number;
+      readonly total: number;
+      readonly result: SmokeModuleDto;
+    };
+
+/** The Smoke tab's state: whether a run can start, whether one is running, and the last outcome. */
+export interface SmokeViewDto {
+  /** Why the button is disabled (untrusted workspace, not a local file, no base); null when it can run. */
+  readonly blocked: string | null;
+  readonly running: boolean;
+  /** The run in progress: the rows finished so far (a reopened webview picks up from here). */
+  readonly live: {
+    readonly rows: readonly SmokeModuleDto[];
+    readonly total: number;
+    readonly message: string;
+  } | null;
+  /** The last finished run for this adapter and base (remembered across sessions). */
+  readonly last: {
+    readonly report: SmokeReportDto;
+    /** Epoch ms of the end of the run. */
+    readonly at: number;
+    readonly base: string;
+  } | null;
+  /** The last run failed before producing a report (a SmokeError: no EP, crash, timeout, …). */
+  readonly error: ErrorDto | null;
+}
+
+export const NO_SMOKE: SmokeViewDto = {
+  blocked: null,
+  running: false,
+  live: null,
+  last: null,
+  error: null,
+};
+
+/** Display switches the webview reads once per load (settings; a change reloads the webview). */
+export interface UiOptionsDto {
+  /** `loraLens.charts.enabled`. */
+  readonly charts: boolean;
+}
+
 export type ReadyResult =
-  | { readonly ok: true; readonly summary: SummaryDto; readonly tree: TreeStateDto }
+  | {
+      readonly ok: true;
+      readonly summary: SummaryDto;
+      readonly tree: TreeStateDto;
+      readonly ui?: UiOptionsDto;
+    }
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };
 
 /** webview → host requests: method → params and result. */
@@ -253,6 +371,12 @@ export interface Requests {
   retarget: { params: { module: string }; result: MappingViewDto };
   /** Streams every module's tensors once (cached per file); the host shows progress with Cancel. */
   computeStats: { params: Record<string, never>; result: StatsDto };
+  /** The Smoke tab's state (the last report of this adapter and base, or why a run cannot start). */
+  smoke: { params: Record<string, never>; result: SmokeViewDto };
+  /** The toolbar button: runs "Run GPU Smoke Test" for this editor; the outcome comes as notifications. */
+  runSmoke: { params: Record<string, never>; result: null };
+  /** Stops the running smoke test of this editor (the same as the notification's Cancel). */
+  cancelSmoke: { params: Record<string, never>; result: null };
 }
 
 /** host → webview notifications. */
@@ -263,6 +387,10 @@ export interface Notifications {
   focusFilter: Record<string, never>;
   /** The base model or the mapping changed outside the webview (palette command). */
   mappingChanged: Record<string, never>;
+  /** A run started or ended, or what blocks one changed; `reveal` asks to show the Smoke tab. */
+  smokeChanged: { readonly view: SmokeViewDto; readonly reveal: boolean };
+  /** Progress of the running smoke test. */
+  smokeEvent: SmokeEventDto;
 }
 
 export type Method = keyof Requests;

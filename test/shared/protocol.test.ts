@@ -5,6 +5,7 @@ import {
   RequestError,
   WebviewEndpoint,
   NO_MAPPING,
+  NO_SMOKE,
   type Message,
 } from '../../src/shared/protocol.js';
 
@@ -49,6 +50,9 @@ function pair() {
       clearOverride: () => NO_MAPPING,
       retarget: () => NO_MAPPING,
       computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
+      smoke: () => NO_SMOKE,
+      runSmoke: () => null,
+      cancelSmoke: () => null,
     },
   );
   return { host, webview };

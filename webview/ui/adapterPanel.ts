@@ -1,8 +1,10 @@
+import * as l10n from '@vscode/l10n';
 import { formatInt, formatRanges } from '../../src/shared/format.js';
 import type { HistogramDto, LoraSummaryDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
 import { renderStatsChart } from './statsChart.js';
+import '../l10n.js';
 
 const show = (v: HistogramDto['value']) =>
   v === null ? '?' : typeof v === 'number' ? String(+v.toPrecision(6)) : v;
@@ -13,8 +15,8 @@ export function histogramText(hist: readonly HistogramDto[]): string {
   if (hist.length === 1) return show(hist[0]?.value ?? null);
   const nums = hist.map((x) => x.value).filter((v): v is number => typeof v === 'number');
   if (nums.length === hist.length)
-    return `${Math.min(...nums)}–${Math.max(...nums)} (${hist.length} values)`;
-  return `${hist.length} values`;
+    return l10n.t('{0}–{1} ({2} values)', Math.min(...nums), Math.max(...nums), hist.length);
+  return l10n.t('{0} values', hist.length);
 }
 
 /** The adapter badge of the header bar: `PEFT · r=16 · α=32 · scale 2`. */
@@ -22,7 +24,7 @@ export function loraBadgeText(l: LoraSummaryDto): string {
   const parts = [l.familyLabel];
   if (l.ranks.length === 1) parts.push(`r=${show(l.ranks[0]?.value ?? null)}`);
   if (l.alphas.length === 1) parts.push(`α=${show(l.alphas[0]?.value ?? null)}`);
-  if (l.scales.length === 1) parts.push(`scale ${show(l.scales[0]?.value ?? null)}`);
+  if (l.scales.length === 1) parts.push(l10n.t('scale {0}', show(l.scales[0]?.value ?? null)));
   return parts.join(' · ');
 }
 
@@ -57,20 +59,25 @@ function figure(label: string, value: string, testid: string, title?: string): H
   );
 }
 
-export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
+export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc, charts = true): HTMLElement {
   const origins = l.alphaOrigins.map((o) => `${show(o.value)} ×${o.count}`).join(', ');
   const section = h(
     'section',
-    { className: 'adapter', 'data-testid': 'adapter', 'aria-label': 'Adapter' },
-    h('h2', null, 'Adapter'),
+    { className: 'adapter', 'data-testid': 'adapter', 'aria-label': l10n.t('Adapter') },
+    h('h2', null, l10n.t('Adapter')),
     h(
       'div',
       { className: 'figures' },
-      figure('Family', l.familyLabel, 'adapter-family'),
-      figure('Modules', formatInt(l.modules), 'adapter-modules'),
-      figure('Rank', histogramText(l.ranks), 'adapter-rank'),
-      figure('Alpha', histogramText(l.alphas), 'adapter-alpha', `alpha from ${origins}`),
-      figure('Scale', histogramText(l.scales), 'adapter-scale', l.scaleRules.join(', ')),
+      figure(l10n.t('Family'), l.familyLabel, 'adapter-family'),
+      figure(l10n.t('Modules'), formatInt(l.modules), 'adapter-modules'),
+      figure(l10n.t('Rank'), histogramText(l.ranks), 'adapter-rank'),
+      figure(
+        l10n.t('Alpha'),
+        histogramText(l.alphas),
+        'adapter-alpha',
+        l10n.t('alpha from {0}', origins),
+      ),
+      figure(l10n.t('Scale'), histogramText(l.scales), 'adapter-scale', l.scaleRules.join(', ')),
     ),
     h(
       'table',
@@ -81,7 +88,7 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
         h(
           'tr',
           null,
-          h('th', null, 'Detected from'),
+          h('th', null, l10n.t('Detected from')),
           h(
             'td',
             null,
@@ -91,19 +98,19 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
         h(
           'tr',
           null,
-          h('th', null, 'Alpha from'),
-          h('td', null, `${origins}; scale = ${l.scaleRules.join(', ')}`),
+          h('th', null, l10n.t('Alpha from')),
+          h('td', null, l10n.t('{0}; scale = {1}', origins, l.scaleRules.join(', '))),
         ),
         h(
           'tr',
           null,
-          h('th', null, 'Module kinds'),
+          h('th', null, l10n.t('Module kinds')),
           h('td', null, l.kinds.map((k) => `${show(k.value)} ×${k.count}`).join(', ')),
         ),
         h(
           'tr',
           null,
-          h('th', null, 'Targets'),
+          h('th', null, l10n.t('Targets')),
           h(
             'td',
             null,
@@ -116,7 +123,7 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
           h(
             'tr',
             null,
-            h('th', null, 'Layers'),
+            h('th', null, l10n.t('Layers')),
             h('td', null, `${x.stack}: ${formatRanges(x.indices)} (${x.indices.length})`),
           ),
         ),
@@ -128,22 +135,27 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
       h(
         'div',
         { className: 'histograms' },
-        l.ranks.length > 1 ? bars('Ranks', l.ranks, 'hist-ranks') : null,
-        l.alphas.length > 1 ? bars('Alphas', l.alphas, 'hist-alphas') : null,
-        l.scales.length > 1 ? bars('Scales', l.scales, 'hist-scales') : null,
+        l.ranks.length > 1 ? bars(l10n.t('Ranks'), l.ranks, 'hist-ranks') : null,
+        l.alphas.length > 1 ? bars(l10n.t('Alphas'), l.alphas, 'hist-alphas') : null,
+        l.scales.length > 1 ? bars(l10n.t('Scales'), l.scales, 'hist-scales') : null,
       ),
     );
   }
   if (l.conflicts.length) {
     section.append(
-      h('h3', null, 'Conflicting alpha sources'),
+      h('h3', null, l10n.t('Conflicting alpha sources')),
       h(
         'table',
         { className: 'grid', 'data-testid': 'alpha-conflicts' },
         h(
           'thead',
           null,
-          h('tr', null, h('th', null, 'module'), h('th', null, 'sources (the one used is marked)')),
+          h(
+            'tr',
+            null,
+            h('th', null, l10n.t('module')),
+            h('th', null, l10n.t('sources (the one used is marked)')),
+          ),
         ),
         h(
           'tbody',
@@ -173,7 +185,7 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
   }
   if (l.nonLora.length) {
     section.append(
-      h('h3', null, 'Not LoRA weights'),
+      h('h3', null, l10n.t('Not LoRA weights')),
       h(
         'table',
         { className: 'grid', 'data-testid': 'non-lora' },
@@ -183,10 +195,10 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
           h(
             'tr',
             null,
-            h('th', null, 'kind'),
-            h('th', { className: 'num' }, 'count'),
-            h('th', null, 'example'),
-            h('th', null, 'why'),
+            h('th', null, l10n.t('kind')),
+            h('th', { className: 'num' }, l10n.t('count')),
+            h('th', null, l10n.t('example')),
+            h('th', null, l10n.t('why')),
           ),
         ),
         h(
@@ -208,19 +220,20 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
   }
   for (const w of l.warnings)
     section.append(h('p', { className: 'warning' }, icon('warning', 'warning-icon'), w));
+  if (!charts) return section;
   const statsBox = h('div', { className: 'stats-box' });
   const button = h(
     'vscode-button',
     {
       'data-testid': 'compute-stats',
       secondary: true,
-      title: "Reads each module's tensors once; results are cached per file",
+      title: l10n.t("Reads each module's tensors once; results are cached per file"),
     },
-    'Compute statistics',
+    l10n.t('Compute statistics'),
   );
   button.addEventListener('click', async () => {
     button.setAttribute('disabled', '');
-    statsBox.replaceChildren(h('span', { className: 'muted' }, 'Reading module tensors…'));
+    statsBox.replaceChildren(h('span', { className: 'muted' }, l10n.t('Reading module tensors…')));
     try {
       statsBox.replaceChildren(renderStatsChart(await rpc.request('computeStats', {})));
       button.remove();
@@ -231,6 +244,6 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc): HTMLElement {
       button.removeAttribute('disabled');
     }
   });
-  section.append(h('h3', null, 'Norms'), button, statsBox);
+  section.append(h('h3', null, l10n.t('Norms')), button, statsBox);
   return section;
 }

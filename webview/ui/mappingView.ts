@@ -1,7 +1,9 @@
+import * as l10n from '@vscode/l10n';
 import type { MappingRowDto, MappingViewDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
 import { TensorList } from './tensorList.js';
+import '../l10n.js';
 
 const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
 
@@ -16,11 +18,21 @@ function tail(path: string, max = 26): string {
   return path.length <= max ? path : `…${path.slice(path.length - max + 1)}`;
 }
 
+function levelText(level: MappingRowDto['level']): string {
+  if (level === 'high') return l10n.t('high');
+  return level === 'medium' ? l10n.t('medium') : l10n.t('low');
+}
+
+/** The shape check's name stays as the matcher says it (exact, transposed, slice…): it is a term. */
 function shapeText(r: MappingRowDto): string {
-  const parts = [r.shapeCheck];
-  if (r.transposed) parts.push('stored transposed');
+  const parts: string[] = [r.shapeCheck];
+  if (r.transposed) parts.push(l10n.t('stored transposed'));
   if (r.slice)
-    parts.push(`rows ${r.slice.start}–${r.slice.end}${r.slice.axis === 1 ? ' (axis 1)' : ''}`);
+    parts.push(
+      r.slice.axis === 1
+        ? l10n.t('rows {0}–{1} (axis 1)', r.slice.start, r.slice.end)
+        : l10n.t('rows {0}–{1}', r.slice.start, r.slice.end),
+    );
   return parts.join(', ');
 }
 
@@ -86,22 +98,22 @@ export class MappingView {
     const choose = h(
       'vscode-button',
       { 'data-testid': 'select-base' },
-      v.base ? 'Change…' : 'Select…',
+      v.base ? l10n.t('Change…') : l10n.t('Select…'),
     );
     choose.addEventListener('click', () => void this.apply(this.rpc.request('selectBase', {})));
     const baseLine = h(
       'div',
       { className: 'base-line' },
       icon('database'),
-      h('span', null, 'Base: '),
+      h('span', null, `${l10n.t('Base:')} `),
       v.base
         ? h('strong', { 'data-testid': 'base-label', title: v.base.ref }, `${v.base.label}`)
-        : h('span', { className: 'muted', 'data-testid': 'base-label' }, 'none'),
+        : h('span', { className: 'muted', 'data-testid': 'base-label' }, l10n.t('none')),
       v.base
         ? h(
             'span',
             { className: 'muted' },
-            ` ${v.base.format} · ${v.base.tensors.toLocaleString('en-US')} tensors`,
+            ` ${l10n.t('{0} · {1} tensors', v.base.format, v.base.tensors.toLocaleString('en-US'))}`,
           )
         : null,
       choose,
@@ -123,8 +135,13 @@ export class MappingView {
         h(
           'p',
           { className: 'muted empty-mapping' },
-          'Choose the base model this adapter is for: a checkpoint file, a model folder, a shard index or a Hugging Face repo. ',
-          'LoRA Lens reads only its headers, then suggests the base parameter each module patches.',
+          l10n.t(
+            'Choose the base model this adapter is for: a checkpoint file, a model folder, a shard index or a Hugging Face repo.',
+          ),
+          ' ',
+          l10n.t(
+            'LoRA Lens reads only its headers, then suggests the base parameter each module patches.',
+          ),
         ),
       );
       this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
@@ -145,20 +162,22 @@ export class MappingView {
           'data-high': c.high,
           'data-user': c.user,
         },
-        h('strong', null, `${c.mapped}/${total} mapped`),
-        c.unmatched ? h('span', { className: 'bad' }, ` · ${c.unmatched} unmatched`) : null,
-        ` · high ${c.high} · medium ${c.medium} · low ${c.low}`,
-        c.user ? ` · ${c.user} decided by you` : '',
+        h('strong', null, l10n.t('{0}/{1} mapped', c.mapped, total)),
+        c.unmatched
+          ? h('span', { className: 'bad' }, ` · ${l10n.t('{0} unmatched', c.unmatched)}`)
+          : null,
+        ` · ${l10n.t('high {0} · medium {1} · low {2}', c.high, c.medium, c.low)}`,
+        c.user ? ` · ${l10n.t('{0} decided by you', c.user)}` : '',
         v.conflicts.length
-          ? h('span', { className: 'bad' }, ` · ${v.conflicts.length} conflicts`)
+          ? h('span', { className: 'bad' }, ` · ${l10n.t('{0} conflicts', v.conflicts.length)}`)
           : null,
       ),
     );
     const filter = h('input', {
       className: 'mapping-filter',
-      placeholder: 'Filter modules or targets',
+      placeholder: l10n.t('Filter modules or targets'),
       value: this.query,
-      'aria-label': 'Filter mapping',
+      'aria-label': l10n.t('Filter mapping'),
     }) as HTMLInputElement;
     filter.addEventListener('input', () => {
       this.query = filter.value;
@@ -169,13 +188,13 @@ export class MappingView {
       className: 'mapping-table',
       tabindex: 0,
       role: 'grid',
-      'aria-label': 'Module to base parameter mapping',
+      'aria-label': l10n.t('Module to base parameter mapping'),
     });
     table.addEventListener('keydown', (e) => this.onKey(e, table));
     parts.push(filter, table);
     if (v.conflicts.length) {
       parts.push(
-        h('h3', null, 'Conflicts'),
+        h('h3', null, l10n.t('Conflicts')),
         h(
           'ul',
           { className: 'conflicts', 'data-testid': 'conflicts' },
@@ -197,7 +216,10 @@ export class MappingView {
         h(
           'h3',
           null,
-          `Base parameters nothing patches (${v.unusedBaseCount.toLocaleString('en-US')}, among the usual LoRA targets)`,
+          l10n.t(
+            'Base parameters nothing patches ({0}, among the usual LoRA targets)',
+            v.unusedBaseCount.toLocaleString('en-US'),
+          ),
         ),
         h(
           'div',
@@ -216,7 +238,11 @@ export class MappingView {
     const { state } = await this.rpc.request('rows', { start: 0, count: 0, tree: 'base' });
     this.baseList = new TensorList(this.rpc, state, 0, false, 'base');
     this.baseBox.replaceChildren(
-      h('div', { className: 'figure-label' }, 'Base model tensors (mapped targets highlighted)'),
+      h(
+        'div',
+        { className: 'figure-label' },
+        l10n.t('Base model tensors (mapped targets highlighted)'),
+      ),
       this.baseList.element,
     );
   }
@@ -226,10 +252,10 @@ export class MappingView {
     const header = h(
       'div',
       { className: 'mrow mhead', role: 'row' },
-      h('span', null, 'Module'),
-      h('span', null, 'Target in the base'),
-      h('span', null, 'Confidence'),
-      h('span', null, 'Shape check'),
+      h('span', null, l10n.t('Module')),
+      h('span', null, l10n.t('Target in the base')),
+      h('span', null, l10n.t('Confidence')),
+      h('span', null, l10n.t('Shape check')),
       h('span', null, ''),
     );
     table.replaceChildren(header, ...rows.map((r, i) => this.rowElement(r, i)));
@@ -276,10 +302,14 @@ export class MappingView {
       ),
       h(
         'span',
-        { className: 'mcell', title: r.target ?? 'no target' },
+        { className: 'mcell', title: r.target ?? l10n.t('no target') },
         r.target
           ? h('code', null, tail(r.target))
-          : h('span', { className: 'bad' }, r.source === 'user' ? '— rejected —' : '— unmatched —'),
+          : h(
+              'span',
+              { className: 'bad' },
+              `— ${r.source === 'user' ? l10n.t('rejected') : l10n.t('unmatched')} —`,
+            ),
       ),
       h(
         'span',
@@ -288,11 +318,11 @@ export class MappingView {
           ? h(
               'span',
               { className: `level-badge ${r.level}` },
-              `${r.level} ${Math.round(r.confidence * 100)}%`,
+              `${levelText(r.level)} ${Math.round(r.confidence * 100)}%`,
             )
           : '',
         r.source === 'user'
-          ? h('span', { className: 'role-tag', title: 'your decision' }, 'you')
+          ? h('span', { className: 'role-tag', title: l10n.t('your decision') }, l10n.t('you'))
           : null,
       ),
       h('span', { className: `mcell ${r.shapeCheck === 'mismatch' ? 'bad' : ''}` }, shapeText(r)),
@@ -300,20 +330,20 @@ export class MappingView {
         'span',
         { className: 'mcell actions' },
         r.target && r.source !== 'user'
-          ? act('check', 'Accept (Enter)', 'accept', () =>
+          ? act('check', l10n.t('Accept (Enter)'), 'accept', () =>
               this.rpc.request('setOverride', { module: r.module, target: r.target }),
             )
           : null,
-        act('replace', 'Re-target… (R)', 'retarget', () =>
+        act('replace', l10n.t('Re-target… (R)'), 'retarget', () =>
           this.rpc.request('retarget', { module: r.module }),
         ),
         r.target
-          ? act('circle-slash', 'Reject: map to nothing (Delete)', 'reject', () =>
+          ? act('circle-slash', l10n.t('Reject: map to nothing (Delete)'), 'reject', () =>
               this.rpc.request('setOverride', { module: r.module, target: null }),
             )
           : null,
         r.source === 'user'
-          ? act('discard', "Back to the matcher's suggestion", 'reset', () =>
+          ? act('discard', l10n.t("Back to the matcher's suggestion"), 'reset', () =>
               this.rpc.request('clearOverride', { module: r.module }),
             )
           : null,

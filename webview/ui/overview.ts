@@ -1,8 +1,10 @@
+import * as l10n from '@vscode/l10n';
 import { formatBytes, formatCount, formatInt } from '../../src/shared/format.js';
 import type { JsonValue, MetadataEntryDto, SummaryDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { renderAdapterPanel } from './adapterPanel.js';
 import { h, icon } from './dom.js';
+import '../l10n.js';
 
 const FOLD_CHARS = 240;
 
@@ -15,51 +17,70 @@ function figure(
 ): HTMLElement {
   return h(
     'div',
-    { className: 'figure', title: title ?? `${label}: ${formatInt(value)}` },
+    { className: 'figure', title: title ?? l10n.t('{0}: {1}', label, formatInt(value)) },
     h('div', { className: 'figure-label' }, label),
     h('div', { className: 'figure-value', 'data-testid': testid, 'data-value': value }, text),
   );
 }
 
-export function renderOverview(summary: SummaryDto, rpc: Rpc): HTMLElement {
+/** `charts: false` (loraLens.charts.enabled) leaves the statistics chart out. */
+export function renderOverview(
+  summary: SummaryDto,
+  rpc: Rpc,
+  options: { charts?: boolean } = {},
+): HTMLElement {
   const figures = h(
     'section',
-    { className: 'figures', 'aria-label': 'Summary' },
-    figure('Tensors', 'summary-tensor-count', summary.tensorCount, formatInt(summary.tensorCount)),
+    { className: 'figures', 'aria-label': l10n.t('Summary') },
     figure(
-      'Parameters',
+      l10n.t('Tensors'),
+      'summary-tensor-count',
+      summary.tensorCount,
+      formatInt(summary.tensorCount),
+    ),
+    figure(
+      l10n.t('Parameters'),
       'summary-param-count',
       summary.parameterCount,
       formatInt(summary.parameterCount),
-      `${formatCount(summary.parameterCount)} parameters`,
+      l10n.t('{0} parameters', formatCount(summary.parameterCount)),
     ),
     figure(
-      'File size',
+      l10n.t('File size'),
       'summary-file-size',
       summary.fileSize,
       formatBytes(summary.fileSize),
-      `${formatInt(summary.fileSize)} bytes`,
+      l10n.t('{0} bytes', formatInt(summary.fileSize)),
     ),
     figure(
-      'Header',
+      l10n.t('Header'),
       'summary-header-size',
       summary.headerBytes,
       formatBytes(summary.headerBytes),
-      `${formatInt(summary.headerBytes)} bytes, the only part read`,
+      l10n.t('{0} bytes, the only part read', formatInt(summary.headerBytes)),
     ),
   );
   const readNote = h(
     'p',
     { className: 'muted read-note' },
     icon(summary.access === 'ranged' ? 'zap' : 'cloud-download'),
+    ' ',
     summary.access === 'ranged'
-      ? ` Read ${formatBytes(summary.headerBytes)} of ${formatBytes(summary.fileSize)} (header only) in ${summary.openMs.toFixed(0)} ms; tensor data was not loaded.`
-      : ` Read whole through the workspace file system in ${summary.openMs.toFixed(0)} ms (not a local file).`,
+      ? l10n.t(
+          'Read {0} of {1} (header only) in {2} ms; tensor data was not loaded.',
+          formatBytes(summary.headerBytes),
+          formatBytes(summary.fileSize),
+          summary.openMs.toFixed(0),
+        )
+      : l10n.t(
+          'Read whole through the workspace file system in {0} ms (not a local file).',
+          summary.openMs.toFixed(0),
+        ),
   );
   const warnings = summary.warnings.length
     ? h(
         'section',
-        { className: 'warnings', 'data-testid': 'warnings', 'aria-label': 'Warnings' },
+        { className: 'warnings', 'data-testid': 'warnings', 'aria-label': l10n.t('Warnings') },
         ...summary.warnings.map((w) =>
           h('p', { className: 'warning' }, icon('warning', 'warning-icon'), w),
         ),
@@ -71,12 +92,12 @@ export function renderOverview(summary: SummaryDto, rpc: Rpc): HTMLElement {
     figures,
     readNote,
     warnings,
-    summary.lora ? renderAdapterPanel(summary.lora, rpc) : null,
+    summary.lora ? renderAdapterPanel(summary.lora, rpc, options.charts !== false) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
-    summary.values.length ? entriesSection('Values', 'values', summary.values, rpc) : null,
+    summary.values.length ? entriesSection(l10n.t('Values'), 'values', summary.values, rpc) : null,
     summary.configs.length
-      ? entriesSection('Configuration files', 'configs', summary.configs, rpc)
+      ? entriesSection(l10n.t('Configuration files'), 'configs', summary.configs, rpc)
       : null,
   );
 }
@@ -90,7 +111,11 @@ function dtypeTable(summary: SummaryDto): HTMLElement {
       h('td', null, h('code', null, d.dtype)),
       h('td', { className: 'num' }, formatInt(d.tensors)),
       h('td', { className: 'num', title: formatInt(d.parameters) }, formatCount(d.parameters)),
-      h('td', { className: 'num', title: `${formatInt(d.bytes)} bytes` }, formatBytes(d.bytes)),
+      h(
+        'td',
+        { className: 'num', title: l10n.t('{0} bytes', formatInt(d.bytes)) },
+        formatBytes(d.bytes),
+      ),
       h(
         'td',
         { className: 'bar-cell' },
@@ -100,10 +125,10 @@ function dtypeTable(summary: SummaryDto): HTMLElement {
   );
   return h(
     'section',
-    { 'aria-label': 'Data types' },
-    h('h2', null, 'Data types'),
+    { 'aria-label': l10n.t('Data types') },
+    h('h2', null, l10n.t('Data types')),
     summary.dtypes.length === 0
-      ? h('p', { className: 'muted' }, 'No tensors.')
+      ? h('p', { className: 'muted' }, l10n.t('No tensors.'))
       : h(
           'table',
           { className: 'grid dtypes', 'data-testid': 'summary-dtypes' },
@@ -113,11 +138,11 @@ function dtypeTable(summary: SummaryDto): HTMLElement {
             h(
               'tr',
               null,
-              h('th', null, 'dtype'),
-              h('th', { className: 'num' }, 'tensors'),
-              h('th', { className: 'num' }, 'params'),
-              h('th', { className: 'num' }, 'bytes'),
-              h('th', null, 'share of data'),
+              h('th', null, l10n.t('dtype')),
+              h('th', { className: 'num' }, l10n.t('tensors')),
+              h('th', { className: 'num' }, l10n.t('params')),
+              h('th', { className: 'num' }, l10n.t('bytes')),
+              h('th', null, l10n.t('share of data')),
             ),
           ),
           h('tbody', null, ...rows),
@@ -128,7 +153,7 @@ function dtypeTable(summary: SummaryDto): HTMLElement {
 function metadataSection(entries: readonly MetadataEntryDto[], rpc: Rpc): HTMLElement {
   const body =
     entries.length === 0
-      ? h('p', { className: 'muted' }, 'This file has no __metadata__.')
+      ? h('p', { className: 'muted' }, l10n.t('This file has no __metadata__.'))
       : h(
           'table',
           { className: 'grid metadata-table' },
@@ -136,8 +161,13 @@ function metadataSection(entries: readonly MetadataEntryDto[], rpc: Rpc): HTMLEl
         );
   return h(
     'section',
-    { 'data-testid': 'metadata', 'aria-label': 'Metadata' },
-    h('h2', null, `Metadata `, h('span', { className: 'muted' }, `(${entries.length})`)),
+    { 'data-testid': 'metadata', 'aria-label': l10n.t('Metadata') },
+    h(
+      'h2',
+      null,
+      `${l10n.t('Metadata')} `,
+      h('span', { className: 'muted' }, `(${entries.length})`),
+    ),
     body,
   );
 }
@@ -174,7 +204,7 @@ function metadataRow(entry: MetadataEntryDto, rpc: Rpc): HTMLElement {
             className: 'link',
             onclick: async () => fill(await rpc.request('metadataValue', { key: e.key })),
           },
-          `Load the full value (${formatInt(e.length)} characters)`,
+          l10n.t('Load the full value ({0} characters)', formatInt(e.length)),
         ),
       );
     }
@@ -191,7 +221,11 @@ function metadataRow(entry: MetadataEntryDto, rpc: Rpc): HTMLElement {
 function foldedText(text: string): HTMLElement {
   if (text.length <= FOLD_CHARS) return h('span', { className: 'meta-text' }, text);
   const span = h('span', { className: 'meta-text' }, text.slice(0, FOLD_CHARS) + '…');
-  const more = h('button', { className: 'link' }, `show all ${formatInt(text.length)} characters`);
+  const more = h(
+    'button',
+    { className: 'link' },
+    l10n.t('show all {0} characters', formatInt(text.length)),
+  );
   more.addEventListener('click', () => {
     span.textContent = text;
     more.remove();
@@ -214,8 +248,8 @@ function jsonView(value: JsonValue, open: boolean): Node {
     : Object.entries(value);
   const n = entries.length;
   const label = Array.isArray(value)
-    ? `[ ${n} ${n === 1 ? 'item' : 'items'} ]`
-    : `{ ${n} ${n === 1 ? 'key' : 'keys'} }`;
+    ? `[ ${n === 1 ? l10n.t('1 item') : l10n.t('{0} items', n)} ]`
+    : `{ ${n === 1 ? l10n.t('1 key') : l10n.t('{0} keys', n)} }`;
   const details = h(
     'details',
     { className: 'json', open: open && entries.length <= 20 },
@@ -237,7 +271,11 @@ function jsonView(value: JsonValue, open: boolean): Node {
       );
     if (entries.length > shown.length)
       list.append(
-        h('div', { className: 'muted' }, `… ${formatInt(entries.length - shown.length)} more`),
+        h(
+          'div',
+          { className: 'muted' },
+          `… ${l10n.t('{0} more', formatInt(entries.length - shown.length))}`,
+        ),
       );
   });
   details.append(list);

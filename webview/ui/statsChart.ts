@@ -1,5 +1,7 @@
+import * as l10n from '@vscode/l10n';
 import type { StatsDto } from '../../src/shared/protocol.js';
 import { h, icon } from './dom.js';
+import '../l10n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 /** VS Code's chart palette (theme variables), cycled per module type. */
@@ -35,7 +37,7 @@ export function renderStatsChart(stats: StatsDto): HTMLElement {
     viewBox: `0 0 ${W} ${H}`,
     class: 'chart',
     role: 'img',
-    'aria-label': 'effective scale × norm per layer',
+    'aria-label': l10n.t('effective scale × norm per layer'),
   });
   for (const f of [0, 0.5, 1]) {
     const y = H - bottom - f * (H - bottom - 8);
@@ -60,7 +62,7 @@ export function renderStatsChart(stats: StatsDto): HTMLElement {
         class: `bar c-${COLORS[k % COLORS.length]}`,
       });
       const title = svg('title', {});
-      title.textContent = `${t.stack ?? ''} ${t.layer ?? 'other'} · ${ty}: ${fmt(v)}`;
+      title.textContent = `${t.stack ?? ''} ${t.layer ?? l10n.t('other')} · ${ty}: ${fmt(v)}`;
       rect.append(title);
       chart.append(rect);
     });
@@ -93,7 +95,11 @@ export function renderStatsChart(stats: StatsDto): HTMLElement {
     h(
       'div',
       { className: 'figure-label' },
-      `‖scale·B·A‖ per layer and module type (${stats.modules} modules, ${stats.ms.toFixed(0)} ms)`,
+      l10n.t(
+        '‖scale·B·A‖ per layer and module type ({0} modules, {1} ms)',
+        stats.modules,
+        stats.ms.toFixed(0),
+      ),
     ),
     chart as unknown as HTMLElement,
     legend,

@@ -1,7 +1,9 @@
+import * as l10n from '@vscode/l10n';
 import { formatBytes, formatCount, formatInt, formatShape } from '../../src/shared/format.js';
 import type { Grouping, TreeRowDto, TreeStateDto } from '../../src/shared/protocol.js';
 import { saveViewState, type Rpc } from '../rpc.js';
 import { h, highlighted, icon } from './dom.js';
+import '../l10n.js';
 
 const ROW_HEIGHT = 22;
 const PAGE = 100;
@@ -39,12 +41,12 @@ export class TensorList {
     this.state = initial;
     this.filter = h('vscode-textfield', {
       'data-testid': 'filter',
-      placeholder: 'Filter tensors, e.g. "layers 3 q_proj" (fuzzy)',
-      'aria-label': 'Filter tensors',
+      placeholder: l10n.t('Filter tensors, e.g. "layers 3 q_proj" (fuzzy)'),
+      'aria-label': l10n.t('Filter tensors'),
       className: 'filter',
     }) as HTMLElement & { value: string };
     this.filter.append(
-      h('vscode-icon', { slot: 'content-before', name: 'filter', title: 'filter' }),
+      h('vscode-icon', { slot: 'content-before', name: 'filter', title: l10n.t('filter') }),
     );
     this.filter.value = initial.query;
     this.filter.addEventListener('input', () => this.onFilterInput());
@@ -77,14 +79,14 @@ export class TensorList {
     this.groupButtons = {
       tree: toolButton(
         'list-tree',
-        'Group by module path',
+        l10n.t('Group by module path'),
         () => this.setGrouping('tree'),
         'group-tree',
         true,
       ),
       flat: toolButton(
         'list-flat',
-        'List raw keys',
+        l10n.t('List raw keys'),
         () => this.setGrouping('flat'),
         'group-flat',
         true,
@@ -93,7 +95,7 @@ export class TensorList {
         ? {
             module: toolButton(
               'symbol-module',
-              'Group by LoRA module (A, B and alpha together)',
+              l10n.t('Group by LoRA module (A, B and alpha together)'),
               () => this.setGrouping('module'),
               'group-module',
               true,
@@ -115,7 +117,7 @@ export class TensorList {
         className: 'viewport',
         tabindex: 0,
         role: 'tree',
-        'aria-label': 'Tensors',
+        'aria-label': l10n.t('Tensors'),
         'data-testid': 'tree',
       },
       this.spacer,
@@ -131,11 +133,11 @@ export class TensorList {
     const header = h(
       'div',
       { className: 'row header-row', 'aria-hidden': 'true' },
-      h('span', { className: 'cell name' }, 'Name'),
-      h('span', { className: 'cell dtype' }, 'DType'),
-      h('span', { className: 'cell shape' }, 'Shape'),
-      h('span', { className: 'cell num' }, 'Params'),
-      h('span', { className: 'cell num' }, 'Bytes'),
+      h('span', { className: 'cell name' }, l10n.t('Name')),
+      h('span', { className: 'cell dtype' }, l10n.t('DType')),
+      h('span', { className: 'cell shape' }, l10n.t('Shape')),
+      h('span', { className: 'cell num' }, l10n.t('Params')),
+      h('span', { className: 'cell num' }, l10n.t('Bytes')),
     );
     this.element = h(
       'div',
@@ -152,13 +154,13 @@ export class TensorList {
           this.groupButtons.module,
           toolButton(
             'expand-all',
-            'Expand all',
+            l10n.t('Expand all'),
             () => void this.apply(this.rpc.request('expandAll', { tree: this.which })),
             'expand-all',
           ),
           toolButton(
             'collapse-all',
-            'Collapse all',
+            l10n.t('Collapse all'),
             () => void this.apply(this.rpc.request('collapseAll', { tree: this.which })),
             'collapse-all',
           ),
@@ -224,8 +226,21 @@ export class TensorList {
     this.stats.dataset.bytes = String(shown.bytes);
     this.stats.dataset.rows = String(rowCount);
     this.stats.textContent = query
-      ? `${formatInt(shown.tensors)} of ${formatInt(total.tensors)} tensors match · ${formatCount(shown.params)} of ${formatCount(total.params)} params · ${formatBytes(shown.bytes)} of ${formatBytes(total.bytes)}`
-      : `${formatInt(total.tensors)} tensors · ${formatInt(total.params)} params · ${formatBytes(total.bytes)}`;
+      ? l10n.t(
+          '{0} of {1} tensors match · {2} of {3} params · {4} of {5}',
+          formatInt(shown.tensors),
+          formatInt(total.tensors),
+          formatCount(shown.params),
+          formatCount(total.params),
+          formatBytes(shown.bytes),
+          formatBytes(total.bytes),
+        )
+      : l10n.t(
+          '{0} tensors · {1} params · {2}',
+          formatInt(total.tensors),
+          formatInt(total.params),
+          formatBytes(total.bytes),
+        );
     for (const g of ['tree', 'flat', 'module'] as const) {
       const button = this.groupButtons[g] as (HTMLElement & { checked: boolean }) | undefined;
       if (!button) continue;
@@ -235,8 +250,8 @@ export class TensorList {
     this.spacer.style.height = `${rowCount * ROW_HEIGHT}px`;
     this.empty.hidden = rowCount > 0;
     this.empty.textContent = query
-      ? `No tensor matches “${query}”.`
-      : 'This checkpoint has no tensors.';
+      ? l10n.t('No tensor matches “{0}”.', query)
+      : l10n.t('This checkpoint has no tensors.');
   }
 
   private queueRender(): void {
@@ -305,9 +320,9 @@ export class TensorList {
         style: `padding-left:${4 + row.depth * INDENT}px`,
         title: [
           row.path,
-          row.file ? `in ${row.file}` : '',
-          row.note ? h('span', { className: 'muted used-by', title: row.note }, row.note) : null,
-          row.usedBy ? `read by ${row.usedBy}` : '',
+          row.file ? l10n.t('in {0}', row.file) : '',
+          row.note ?? '',
+          row.usedBy ? l10n.t('read by {0}', row.usedBy) : '',
         ]
           .filter(Boolean)
           .join('\n'),
@@ -315,11 +330,15 @@ export class TensorList {
       twisty,
       kindIcon,
       h('span', { className: 'label' }, highlighted(row.label, row.match)),
-      row.role ? h('span', { className: 'role-tag', title: 'Not a model weight' }, row.role) : null,
+      row.role
+        ? h('span', { className: 'role-tag', title: l10n.t('Not a model weight') }, row.role)
+        : null,
+      // A group's note (a LoRA module's kind, rank and scale): in the row and in its tooltip.
+      row.note ? h('span', { className: 'muted used-by', title: row.note }, row.note) : null,
       row.usedBy
         ? h(
             'span',
-            { className: 'muted used-by', title: `read by ${row.usedBy}` },
+            { className: 'muted used-by', title: l10n.t('read by {0}', row.usedBy) },
             `← ${row.usedBy}`,
           )
         : null,
@@ -327,7 +346,9 @@ export class TensorList {
         ? h(
             'span',
             { className: 'muted count' },
-            `${formatInt(row.totals.tensors)} ${row.totals.tensors === 1 ? 'tensor' : 'tensors'}`,
+            row.totals.tensors === 1
+              ? l10n.t('1 tensor')
+              : l10n.t('{0} tensors', formatInt(row.totals.tensors)),
           )
         : null,
     );
@@ -361,7 +382,7 @@ export class TensorList {
       ),
       h(
         'span',
-        { className: 'cell num', title: `${formatInt(row.totals.bytes)} bytes` },
+        { className: 'cell num', title: l10n.t('{0} bytes', formatInt(row.totals.bytes)) },
         formatBytes(row.totals.bytes),
       ),
     );

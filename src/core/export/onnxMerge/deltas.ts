@@ -1,0 +1,151 @@
+/**
+ * ΔW math, PEFT's merge (src/peft/tuners/lora/layer.py): ΔW = s·(B @ A), conv k×k as
+ * ΔW[o,i,:,:] = s·Σ_r B[o,r]·A[r,i,:,:] (A flattened to [r, in·k·k]), embeddings stored (B @ A)ᵀ,
+ * DoRA W' = m / ‖W + ΔW‖_row · (W + ΔW). Computed in float64, applied one block of rows at a time so
+ * no weight is ever held whole.
+ */
+import type { Checkpoint } from '../../formats/checkpoint.js';
+import { decodeValues } from '../../formats/decode.js';
+import { isDType } from '../../formats/dtypes.js';
+import { CheckpointError } from '../../formats/errors.js';
+import type { MergePatch } from './plan.js';
+
+/** B [out, r] and Aᵀ [inK, r], row-major, so every ΔW element is one dot product of two rows. */
+export interface Factors {
+  readonly b: Float64Array;
+  readonly at: Float64Array;
+  readonly rank: number;
+  readonly scale: number;
+  readonly magnitude: Float64Array | null;
+}
+
+const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+async function readFloats(adapter: Checkpoint, name: string): Promise<Float64Array> {
+  const t = adapter.tensor(name);
+  if (!isDType(t.dtype) || !DECODABLE.has(t.dtype))
+    throw new CheckpointError(
+      'InvalidExport',
+      `${name} is ${t.dtype}; only float factors can be merged`,
+      name,
+    );
+  return decodeValues(await adapter.readTensorBytes(t), t.dtype);
+}
+
+/** Reads the module's factors in the standard orientation (A [r, inK], B [out, r]). */
+export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<Factors> {
+  const { rank: r, out, inK } = p;
+  const down = await readFloats(adapter, p.module.parts['down'] as string);
+  const up = await readFloats(adapter, p.module.parts['up'] as string);
+  if (down.length !== r * inK || up.length !== out * r)
+    throw new CheckpointError(
+      'InvalidExport',
+      `${p.module.name}: down has ${down.length} values and up ${up.length}, expected ${r * inK} and ${out * r}`,
+      p.module.name,
+    );
+  const at = new Float64Array(inK * r);
+  let b: Float64Array;
+  if (p.module.orientation === 'transposed') {
+    // down [inK, r] is Aᵀ already; up [r, out] is Bᵀ.
+    at.set(down);
+    b = new Float64Array(out * r);
+    for (let k = 0; k < r; k++)
+      for (let o = 0; o < out; o++) b[o * r + k] = up[k * out + o] as number;
+  } else {
+    for (let k = 0; k < r; k++)
+      for (let i = 0; i < inK; i++) at[i * r + k] = down[k * inK + i] as number;
+    b = up;
+  }
+  let magnitude: Float64Array | null = null;
+  if (p.magnitude) {
+    magnitude = await readFloats(adapter, p.magnitude);
+    if (magnitude.length !== out)
+      throw new CheckpointError(
+        'InvalidExport',
+        `${p.magnitude} has ${magnitude.length} values; DoRA needs one per output row (${out})`,
+        p.magnitude,
+      );
+  }
+  return { b, at, rank: r, scale: p.scale, magnitude };
+}
+
+function dot(x: Float64Array, xi: number, y: Float64Array, yi: number, r: number): number {
+  let s = 0;
+  for (let k = 0; k < r; k++) s += (x[xi + k] as number) * (y[yi + k] as number);
+  return s;
+}
+
+/** The rows of the initializer [first, first + count) that the patch touches. */
+export function patchRows(p: MergePatch): [number, number] {
+  return p.transposed ? [0, p.rows] : [p.rowStart, p.rowStart + p.out];
+}
+
+/**
+ * Adds ΔW to `values`, the initializer's rows [first, first + count) (row-major, `p.cols` wide), and
+ * marks every element it changes in `changed`. With `norms` (DoRA, from `doraNorms`) it also scales
+ * each output row by m / ‖W + ΔW‖.
+ */
+export function applyDelta(
+  p: MergePatch,
+  f: Factors,
+  values: Float64Array,
+  first: number,
+  count: number,
+  changed: Uint8Array,
+  norms: Float64Array | null = null,
+): void {
+  const [lo, hi] = patchRows(p);
+  const r = f.rank;
+  for (let row = Math.max(lo, first); row < Math.min(hi, first + count); row++) {
+    const base = (row - first) * p.cols;
+    if (p.transposed) {
+      // Stored [in, out]: element (i, colStart + o) holds ΔW[o, i].
+      const i = row;
+      for (let o = 0; o < p.out; o++) {
+        const at = base + p.colStart + o;
+        let v = (values[at] as number) + f.scale * dot(f.b, o * r, f.at, i * r, r);
+        if (norms && f.magnitude) v *= (f.magnitude[o] as number) / (norms[o] as number);
+        values[at] = v;
+        changed[at] = 1;
+      }
+    } else {
+      const o = row - p.rowStart;
+      for (let i = 0; i < p.inK; i++) {
+        const at = base + i;
+        let v = (values[at] as number) + f.scale * dot(f.b, o * r, f.at, i * r, r);
+        if (norms && f.magnitude) v *= (f.magnitude[o] as number) / (norms[o] as number);
+        values[at] = v;
+        changed[at] = 1;
+      }
+    }
+  }
+}
+
+/** Adds the squares of (W + ΔW) over rows [first, first + count) into `sumSq` (one per output row). */
+export function accumulateNorms(
+  p: MergePatch,
+  f: Factors,
+  values: Float64Array,
+  first: number,
+  count: number,
+  sumSq: Float64Array,
+): void {
+  const scratch = values.slice();
+  applyDelta(p, f, scratch, first, count, new Uint8Array(values.length));
+  const [lo, hi] = patchRows(p);
+  for (let row = Math.max(lo, first); row < Math.min(hi, first + count); row++) {
+    const base = (row - first) * p.cols;
+    if (p.transposed) {
+      for (let o = 0; o < p.out; o++) {
+        const v = scratch[base + p.colStart + o] as number;
+        sumSq[o] = (sumSq[o] as number) + v * v;
+      }
+    } else {
+      const o = row - p.rowStart;
+      for (let i = 0; i < p.inK; i++) {
+        const v = scratch[base + i] as number;
+        sumSq[o] = (sumSq[o] as number) + v * v;
+      }
+    }
+  }
+}

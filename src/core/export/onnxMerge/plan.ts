@@ -1,0 +1,196 @@
+/**
+ * Which initializer each mapped module patches, and where inside it: the checks that can refuse a
+ * merge all run here, before a byte is written.
+ */
+import type { Checkpoint, TensorInfo } from '../../formats/checkpoint.js';
+import { CheckpointError } from '../../formats/errors.js';
+import type { LoraAnalysis, LoraModule } from '../../lora/types.js';
+import type { MappingEntry, MappingResult } from '../../mapping/types.js';
+
+export type PatchDtype = 'F32' | 'F16' | 'BF16';
+const PATCH_DTYPES: ReadonlySet<string> = new Set<PatchDtype>(['F32', 'F16', 'BF16']);
+
+/** Non-LoRA content a PEFT load would apply to the base; a LoRA merge leaves it out, so it is named. */
+const APPLIED_CONTENT: ReadonlySet<string> = new Set([
+  'modules-to-save',
+  'trainable-tokens',
+  'embedding',
+  'full-weight',
+  'norm',
+]);
+
+/** Parts a plain LoRA module may have; anything else (Tucker mid, split, bias) is not merged. */
+const PLAIN_PARTS: ReadonlySet<string> = new Set([
+  'down',
+  'up',
+  'alpha',
+  'magnitude',
+  'dora_scale',
+]);
+
+/**
+ * One module's patch. The initializer is seen as a 2-D [rows, cols] matrix (a conv kernel's trailing
+ * dims flattened into cols). ΔW = s·B·A is [out, inK]; the initializer holds it as is at rows
+ * [rowStart, rowStart + out), or transposed (stored [in, out]: ONNX MatMul weights, embeddings) at
+ * cols [colStart, colStart + out).
+ */
+export interface MergePatch {
+  readonly module: LoraModule;
+  readonly entry: MappingEntry;
+  readonly target: TensorInfo;
+  readonly dtype: PatchDtype;
+  readonly rows: number;
+  readonly cols: number;
+  readonly out: number;
+  /** in × kernel elements. */
+  readonly inK: number;
+  readonly rank: number;
+  readonly scale: number;
+  readonly transposed: boolean;
+  readonly rowStart: number;
+  readonly colStart: number;
+  /** DoRA magnitude tensor (one value per output row). */
+  readonly magnitude: string | null;
+}
+
+export interface MergePlan {
+  readonly patches: readonly MergePatch[];
+  /** Mapped modules that are not merged, each with the reason. */
+  readonly warnings: readonly string[];
+}
+
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+function describe(m: LoraModule): string {
+  return `${m.name} (${m.label})`;
+}
+
+/** Why this module cannot be merged, or null. */
+function unsupported(m: LoraModule, e: MappingEntry): string | null {
+  if (m.kind !== 'linear' && m.kind !== 'conv' && m.kind !== 'embedding')
+    return `only LoRA linear, conv and embedding modules can be merged, not ${m.kind}`;
+  const extra = Object.keys(m.parts).filter((p) => !PLAIN_PARTS.has(p));
+  if (extra.length > 0)
+    return `its ${extra.join(', ')} part${extra.length > 1 ? 's are' : ' is'} not merged`;
+  if (!m.parts['down'] || !m.parts['up']) return 'it has no down/up pair';
+  if (m.orientation === null || m.rank === null || m.inFeatures === null || m.outFeatures === null)
+    return 'its down and up factors do not fit together';
+  if (m.scale === null || !Number.isFinite(m.scale)) return `its scale is unknown (${m.scaleRule})`;
+  if (m.dora && m.dora.axis !== 'out')
+    return `its DoRA magnitude is per ${m.dora.axis === 'in' ? 'input column' : 'unknown axis'}; only per-output-row magnitudes are merged`;
+  if (e.shapeCheck === 'mismatch' || e.shapeCheck === 'unknown')
+    return `its shape does not fit ${e.target} (${e.shapeCheck})`;
+  if (m.dora && e.slice) return 'DoRA on a slice of a fused weight is not merged';
+  return null;
+}
+
+function placement(
+  m: LoraModule,
+  e: MappingEntry,
+  t: TensorInfo,
+): Omit<MergePatch, 'module' | 'entry' | 'target' | 'dtype' | 'scale' | 'magnitude'> | string {
+  const out = m.outFeatures as number;
+  const inK = (m.inFeatures as number) * product(m.kernel ?? []);
+  const rank = m.rank as number;
+  const rows = t.shape[0] ?? 1;
+  const cols = t.shape.length === 0 ? 1 : product(t.shape.slice(1));
+  // PEFT embeddings: A [r, vocab], B [dim, r]; the table is stored [vocab, dim], i.e. (B·A)ᵀ.
+  const transposed = m.kind === 'embedding' ? !e.transposed : e.transposed;
+  const base = { rows, cols, out, inK, rank, transposed };
+  if (e.slice) {
+    if ((e.slice.axis === 1) !== transposed || e.slice.end - e.slice.start !== out)
+      return `slice [${e.slice.start}, ${e.slice.end}) on axis ${e.slice.axis} does not fit ${out} outputs`;
+  }
+  const start = e.slice?.start ?? 0;
+  const fits = transposed
+    ? rows === inK && start + out <= cols
+    : cols === inK && start + out <= rows;
+  if (!fits || (!e.slice && (transposed ? cols : rows) !== out))
+    return `ΔW [${out}, ${inK}]${transposed ? 'ᵀ' : ''} does not fit ${t.name} [${t.shape.join(', ')}]`;
+  return transposed
+    ? { ...base, rowStart: 0, colStart: start }
+    : { ...base, rowStart: start, colStart: 0 };
+}
+
+function overlaps(a: MergePatch, b: MergePatch): boolean {
+  const ra: [number, number] = a.transposed
+    ? [a.colStart, a.colStart + a.out]
+    : [a.rowStart, a.rowStart + a.out];
+  const rb: [number, number] = b.transposed
+    ? [b.colStart, b.colStart + b.out]
+    : [b.rowStart, b.rowStart + b.out];
+  // Different orientations on one tensor cover all of it from either side.
+  if (a.transposed !== b.transposed) return true;
+  return ra[0] < rb[1] && rb[0] < ra[1];
+}
+
+/**
+ * The patches for every mapped module. Unsupported modules become warnings that name them; a target
+ * whose storage or dtype cannot be patched in place is refused with `InvalidExport`.
+ */
+export function planMerge(
+  analysis: LoraAnalysis,
+  mapping: MappingResult,
+  base: Pick<Checkpoint, 'tensor' | 'format'>,
+): MergePlan {
+  if (base.format !== 'onnx')
+    throw new CheckpointError('InvalidExport', `the base is ${base.format}, not an ONNX model`);
+  const modules = new Map(analysis.modules.map((m) => [m.name, m]));
+  const patches: MergePatch[] = [];
+  const warnings: string[] = [];
+  for (const e of mapping.mappings) {
+    const m = modules.get(e.module);
+    if (!m) {
+      warnings.push(`${e.module} is mapped but is not an adapter module; skipped`);
+      continue;
+    }
+    const why = unsupported(m, e);
+    if (why) {
+      warnings.push(`${describe(m)} is not merged: ${why}`);
+      continue;
+    }
+    const t = base.tensor(e.target);
+    if (!PATCH_DTYPES.has(t.dtype))
+      throw new CheckpointError(
+        'InvalidExport',
+        `${t.name} is ${t.dtype}; only F32, F16 and BF16 weights can be merged into (module ${m.name})`,
+        t.name,
+      );
+    if (t.offset < 0)
+      throw new CheckpointError(
+        'InvalidExport',
+        `${t.name} keeps its values in a typed field (float_data) rather than raw_data or external data, so it cannot be patched in place (module ${m.name})`,
+        t.name,
+      );
+    const where = placement(m, e, t);
+    if (typeof where === 'string') {
+      warnings.push(`${describe(m)} is not merged: ${where}`);
+      continue;
+    }
+    const patch: MergePatch = {
+      module: m,
+      entry: e,
+      target: t,
+      dtype: t.dtype as PatchDtype,
+      scale: m.scale as number,
+      magnitude: m.dora?.tensor ?? null,
+      ...where,
+    };
+    const clash = patches.find(
+      (p) => p.target.name === t.name && (p.magnitude || patch.magnitude || overlaps(p, patch)),
+    );
+    if (clash) {
+      warnings.push(
+        `${describe(m)} is not merged: ${clash.module.name} already patches the same part of ${t.name}`,
+      );
+      continue;
+    }
+    patches.push(patch);
+  }
+  for (const u of mapping.unmatchedAdapter)
+    warnings.push(`${u} is not merged: it has no target in the base`);
+  for (const n of analysis.nonLora)
+    if (n.source === 'tensor' && APPLIED_CONTENT.has(n.category))
+      warnings.push(`${n.name} is not merged (${n.reason}): only LoRA modules are baked in`);
+  return { patches, warnings };
+}

@@ -1,0 +1,280 @@
+import { basename, resolve } from 'node:path';
+import * as vscode from 'vscode';
+import { runMergeInChild, runSmokeInChild } from '../core/smoke/host/client.js';
+import type { HubOptions } from '../core/formats/hub.js';
+import type { SmokeReport, SmokeRequest } from '../core/smoke/types.js';
+import { formatBytes } from '../shared/format.js';
+import type { ErrorDto, SmokeReportDto } from '../shared/protocol.js';
+import { verdictLevel } from '../shared/smokeRows.js';
+import type { CheckpointDocument } from './checkpointDocument.js';
+import type { CheckpointEditorProvider } from './editorProvider.js';
+import { hubOptionsFor } from './baseModels.js';
+import { log } from './log.js';
+import {
+  cudaProviderPath,
+  executionProviders,
+  smokeReferencePath,
+  smokeTimeoutMs,
+} from './settings.js';
+import {
+  eventLogLine,
+  mergedOutPath,
+  overridesFromRows,
+  progressStep,
+  smokeErrorText,
+} from './smokeLogic.js';
+import { smokeBlocked } from './smokeSession.js';
+
+/** Compile-time proof that the engine's report is what the webview is sent. */
+const asDto = (r: SmokeReport): SmokeReportDto => r;
+
+function toErrorDto(e: unknown): ErrorDto {
+  const err = e as { code?: unknown; message?: unknown; subject?: unknown };
+  return {
+    code: typeof err.code === 'string' ? err.code : 'InternalError',
+    message: typeof err.message === 'string' ? err.message : String(e),
+    ...(typeof err.subject === 'string' ? { subject: err.subject } : {}),
+  };
+}
+
+function showLogOn(choice: string | undefined): void {
+  if (choice === 'Show Log') log().show(true);
+}
+
+/** Everything a run needs about one adapter: its document, local path, base and overrides. */
+async function prepare(
+  provider: CheckpointEditorProvider,
+  secrets: vscode.SecretStorage,
+  arg: unknown,
+  what: string,
+): Promise<
+  | {
+      document: CheckpointDocument;
+      adapterPath: string;
+      base: { ref: string; format: string };
+      overrides: NonNullable<SmokeRequest['overrides']>;
+      hub: HubOptions | undefined;
+    }
+  | undefined
+> {
+  const document =
+    (arg instanceof vscode.Uri ? provider.documentFor(arg) : undefined) ?? provider.activeDocument;
+  if (!document) {
+    void vscode.window.showWarningMessage(
+      'LoRA Lens: open an adapter in the LoRA Lens editor first.',
+    );
+    return undefined;
+  }
+  const session = provider.session(document);
+  const view = await session.view();
+  const blocked = smokeBlocked(document, session.hasMapping);
+  if (blocked || !view.base) {
+    void vscode.window.showWarningMessage(
+      `LoRA Lens: cannot run ${what}: ${blocked ?? 'no base model'}.`,
+    );
+    return undefined;
+  }
+  const hub = await hubOptionsFor(secrets, view.base.ref);
+  return {
+    document,
+    adapterPath: document.uri.fsPath,
+    base: { ref: view.base.ref, format: view.base.format },
+    overrides: overridesFromRows(view.rows),
+    hub,
+  };
+}
+
+/** "Run GPU Smoke Test": the adapter, mapped as the editor shows it, through onnxruntime in a child. */
+async function runSmokeTest(
+  provider: CheckpointEditorProvider,
+  workerPath: string,
+  secrets: vscode.SecretStorage,
+  arg: unknown,
+): Promise<void> {
+  const p = await prepare(provider, secrets, arg, 'the smoke test');
+  if (!p) return;
+  const { document } = p;
+  const abort = provider.smoke.start(document, p.base.ref);
+  if (!abort) {
+    void vscode.window.showInformationMessage(
+      `LoRA Lens: a smoke test of ${document.fileName} is already running.`,
+    );
+    return;
+  }
+  const scope = document.uri;
+  const referencePath = smokeReferencePath(scope);
+  const cuda = cudaProviderPath(scope);
+  const request: SmokeRequest = {
+    adapterPath: p.adapterPath,
+    basePath: p.base.ref,
+    overrides: p.overrides,
+    eps: executionProviders(scope),
+    ...(cuda ? { cudaProviderPath: cuda } : {}),
+    ...(referencePath ? { referencePath } : {}),
+    ...(p.hub ? { hub: p.hub } : {}),
+  };
+  const started = performance.now();
+  const elapsed = () => `+${((performance.now() - started) / 1000).toFixed(1)} s`;
+  log().info(
+    `smoke: ${p.adapterPath} on ${p.base.ref}; providers ${request.eps.join(' → ')}; ${p.overrides.length} user override(s)`,
+  );
+  try {
+    const report = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `LoRA Lens: GPU smoke test of ${document.fileName}`,
+        cancellable: true,
+      },
+      (progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        progress.report({ message: 'starting onnxruntime…' });
+        return runSmokeInChild(request, {
+          workerPath,
+          timeoutMs: smokeTimeoutMs(scope),
+          signal: abort.signal,
+          ...(cuda ? { cudaProviderPath: cuda } : {}),
+          onEvent: (event) => {
+            const step = progressStep(event);
+            progress.report(step);
+            log().info(`${eventLogLine(event)} ${elapsed()}`);
+            provider.smoke.event(document, event, step.message);
+          },
+          onLog: (line) => {
+            if (line.trim()) log().info(`smoke child: ${line}`);
+          },
+          onUsage: (u) =>
+            log().info(
+              `smoke child: peak RSS ${formatBytes(u.maxRssBytes)}, CPU ${(u.cpuMs / 1000).toFixed(1)} s`,
+            ),
+        });
+      },
+    );
+    log().info(
+      `smoke: ${report.verdict} (ep ${report.ep ?? 'none'}; total ${report.timings.totalMs.toFixed(0)} ms, session ${report.timings.sessionMs.toFixed(0)} ms, modules ${report.timings.modulesMs.toFixed(0)} ms, model ${report.timings.modelMs.toFixed(0)} ms) ${elapsed()}`,
+    );
+    for (const w of report.warnings) log().warn(`smoke: ${w}`);
+    await provider.smoke.finish(document, asDto(report));
+    const text = `LoRA Lens: ${report.verdict}`;
+    const level = verdictLevel(report);
+    if (level === 'pass') void vscode.window.showInformationMessage(text);
+    else if (level === 'warn')
+      void vscode.window.showWarningMessage(text, 'Show Log').then(showLogOn);
+    else void vscode.window.showErrorMessage(text, 'Show Log').then(showLogOn);
+  } catch (e) {
+    const err = toErrorDto(e);
+    if (err.code === 'SmokeCancelled') {
+      log().info(`smoke: cancelled ${elapsed()}`);
+      provider.smoke.fail(document, null);
+      return;
+    }
+    log().error(`smoke: ${err.code}: ${err.message} ${elapsed()}`);
+    provider.smoke.fail(document, err);
+    void vscode.window
+      .showErrorMessage(smokeErrorText('the smoke test failed', err.code, err.message), 'Show Log')
+      .then(showLogOn);
+  }
+}
+
+/** "Export Merged ONNX Model…": the adapter baked into the base's initializers, written by the child. */
+async function exportMergedOnnx(
+  provider: CheckpointEditorProvider,
+  workerPath: string,
+  secrets: vscode.SecretStorage,
+  arg: unknown,
+): Promise<void> {
+  const p = await prepare(provider, secrets, arg, 'the merge');
+  if (!p) return;
+  if (p.base.format !== 'onnx' || p.base.ref.startsWith('hf:')) {
+    void vscode.window.showWarningMessage(
+      'LoRA Lens: the merged export needs a local ONNX base model (select a .onnx file as the base).',
+    );
+    return;
+  }
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(mergedOutPath(p.adapterPath, p.base.ref)),
+    filters: { 'ONNX model': ['onnx'] },
+    title: 'Export the merged ONNX model',
+  });
+  if (!target) return;
+  if (resolve(target.fsPath) === resolve(p.base.ref)) {
+    void vscode.window.showErrorMessage(
+      'LoRA Lens: the merged model cannot replace its base; choose another file name.',
+    );
+    return;
+  }
+  const scope = p.document.uri;
+  const started = performance.now();
+  log().info(`merge: ${p.adapterPath} into ${p.base.ref} → ${target.fsPath}`);
+  try {
+    const report = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `LoRA Lens: merging ${p.document.fileName} into ${basename(p.base.ref)}`,
+        cancellable: true,
+      },
+      (_progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return runMergeInChild(
+          {
+            adapterPath: p.adapterPath,
+            basePath: p.base.ref,
+            overrides: p.overrides,
+            outPath: target.fsPath,
+            ...(p.hub ? { hub: p.hub } : {}),
+          },
+          {
+            workerPath,
+            timeoutMs: smokeTimeoutMs(scope),
+            signal: abort.signal,
+            onLog: (line) => {
+              if (line.trim()) log().info(`merge child: ${line}`);
+            },
+          },
+        );
+      },
+    );
+    for (const w of report.warnings) log().warn(`merge: ${w}`);
+    for (const x of report.patched)
+      log().debug(`merge: ${x.initializer} ← ${x.module}${x.transposed ? ' (transposed)' : ''}`);
+    log().info(
+      `merge: wrote ${report.files.join(', ')} (${formatBytes(report.bytes)}) in ${(performance.now() - started).toFixed(0)} ms`,
+    );
+    const n = report.patched.length;
+    const choice = await vscode.window.showInformationMessage(
+      `LoRA Lens: wrote ${basename(report.out)} (${formatBytes(report.bytes)}) with ${n} initializer${n === 1 ? '' : 's'} patched` +
+        (report.warnings.length ? `; ${report.warnings.length} warning(s) in the log.` : '.'),
+      'Reveal',
+      'Open Folder',
+    );
+    const out = vscode.Uri.file(report.out);
+    if (choice === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', out);
+    else if (choice === 'Open Folder') await vscode.commands.executeCommand('revealFileInOS', out);
+  } catch (e) {
+    const err = toErrorDto(e);
+    if (err.code === 'SmokeCancelled') {
+      log().info('merge: cancelled');
+      return;
+    }
+    log().error(`merge: ${err.code}: ${err.message}`);
+    void vscode.window
+      .showErrorMessage(smokeErrorText('the merge failed', err.code, err.message), 'Show Log')
+      .then(showLogOn);
+  }
+}
+
+/** "Run GPU Smoke Test" and "Export Merged ONNX Model…". onnxruntime only ever loads in the child. */
+export function registerSmokeCommands(
+  context: vscode.ExtensionContext,
+  provider: CheckpointEditorProvider,
+): void {
+  const workerPath = vscode.Uri.joinPath(context.extensionUri, 'dist', 'smokeWorker.js').fsPath;
+  context.subscriptions.push(
+    vscode.commands.registerCommand('loraLens.runSmokeTest', (arg?: unknown) =>
+      runSmokeTest(provider, workerPath, context.secrets, arg),
+    ),
+    vscode.commands.registerCommand('loraLens.exportMergedOnnx', (arg?: unknown) =>
+      exportMergedOnnx(provider, workerPath, context.secrets, arg),
+    ),
+  );
+}
