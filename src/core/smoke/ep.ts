@@ -5,7 +5,7 @@
  * libraries are absent (trying prints a page of loader errors to stderr). Then check, by profiling,
  * where the nodes actually ran: ORT silently puts nodes without a kernel on the CPU.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EpAttempt, EpName } from './types.js';
 
@@ -48,6 +48,38 @@ export function cudaProviderFiles(platform: NodeJS.Platform = process.platform):
   return platform === 'win32'
     ? ['onnxruntime_providers_shared.dll', 'onnxruntime_providers_cuda.dll']
     : ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+}
+
+/**
+ * ORT loads the CUDA provider libraries only from beside its own library (an absolute path built from
+ * its own location), so a user's folder of them is of no use on the search path alone. When
+ * `cudaProviderPath` holds them and the ORT folder does not, link them there (copy on Windows, where
+ * links need privileges). That folder is LoRA Lens's own install, never a user file. Returns what was
+ * done, or why it could not be, for the report; nothing when there was nothing to do.
+ */
+export function linkCudaProviders(
+  ortLibDir: string,
+  cudaProviderPath: string | undefined,
+  platform: NodeJS.Platform = process.platform,
+): string | null {
+  if (!cudaProviderPath || platform === 'darwin') return null;
+  const files = cudaProviderFiles(platform);
+  const wanted = files.filter(
+    (f) => !existsSync(join(ortLibDir, f)) && existsSync(join(cudaProviderPath, f)),
+  );
+  if (wanted.length === 0) return null;
+  try {
+    for (const f of wanted) {
+      if (platform === 'win32') copyFileSync(join(cudaProviderPath, f), join(ortLibDir, f));
+      else symlinkSync(join(cudaProviderPath, f), join(ortLibDir, f));
+    }
+    return `linked ${wanted.join(', ')} from ${cudaProviderPath} into ${ortLibDir}, where onnxruntime loads them`;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return `could not link the CUDA provider libraries into ${ortLibDir} (${why}); link them yourself: ${wanted
+      .map((f) => `ln -s ${join(cudaProviderPath, f)} ${join(ortLibDir, f)}`)
+      .join(' && ')}`;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { openMappedPair, type MappedPair } from '../mapping/mappedPair.js';
-import { chooseEp, probeCuda } from './ep.js';
+import { chooseEp, linkCudaProviders, probeCuda } from './ep.js';
 import { checkModule } from './moduleCheck.js';
 import { checkWholeModel } from './model/index.js';
 import { planModules, type PlannedModule } from './modulePlan.js';
@@ -160,6 +160,9 @@ export async function runSmoke(
 
     emit({ type: 'phase', phase: 'ep', message: `trying ${req.eps.join(' → ')}` });
     const libDir = options.ortLibDir || defaultOrtLibDir();
+    const linked =
+      req.eps.includes('cuda') && libDir ? linkCudaProviders(libDir, req.cudaProviderPath) : null;
+    if (linked) emit({ type: 'phase', phase: 'ep', message: linked });
     const caches = new Map<EpName, SessionCache>();
     const chosen = await chooseEp(
       req.eps,
@@ -232,7 +235,7 @@ export async function runSmoke(
     }
 
     const placement = cache.placement();
-    const warnings = [...pair.warnings];
+    const warnings = [...pair.warnings, ...(linked?.startsWith('could not') ? [linked] : [])];
     if (unknownModules.length > 0)
       warnings.push(`not modules of the adapter: ${unknownModules.join(', ')}`);
     if (placement && placement.fellBack.length > 0)

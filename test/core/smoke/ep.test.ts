@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import {
   chooseEp,
   cudaProviderFiles,
   describePlacement,
+  linkCudaProviders,
   parseProfile,
   probeCuda,
 } from '../../../src/core/smoke/ep.js';
@@ -121,6 +122,26 @@ describe('probeCuda', () => {
     const why = probeCuda(ortDir, userDir, 'linux') ?? '';
     assert.match(why, /loads them only from beside its own library/);
     assert.ok(why.includes(ortDir) && why.includes(userDir));
+  });
+
+  it('links the libraries from the user folder beside onnxruntime, once, and then CUDA can be tried', () => {
+    const ortDir = tempDir();
+    const userDir = tempDir();
+    assert.equal(linkCudaProviders(ortDir, userDir, 'linux'), null, 'nothing to link yet');
+    writeFileSync(join(userDir, shared), '');
+    writeFileSync(join(userDir, cuda), '');
+    assert.match(linkCudaProviders(ortDir, userDir, 'linux') ?? '', /^linked .*providers_shared/);
+    assert.ok(lstatSync(join(ortDir, cuda)).isSymbolicLink());
+    assert.equal(probeCuda(ortDir, userDir, 'linux'), null);
+    assert.equal(linkCudaProviders(ortDir, userDir, 'linux'), null, 'already there');
+  });
+
+  it('says how to link them by hand when it cannot', () => {
+    const userDir = tempDir();
+    writeFileSync(join(userDir, shared), '');
+    writeFileSync(join(userDir, cuda), '');
+    const why = linkCudaProviders(join(userDir, 'no-such-dir'), userDir, 'linux') ?? '';
+    assert.match(why, /^could not link .* link them yourself: ln -s /);
   });
 
   it('knows the Windows names and that macOS has no CUDA', () => {
