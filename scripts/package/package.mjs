@@ -101,6 +101,9 @@ export function packageTarget(target, outDir, file = null) {
         '--no-dependencies',
         '--allow-missing-repository',
         '--skip-license',
+        // The README's screenshots ship in docs/images/ and VS Code shows them from the installed
+        // extension; there is no public repository to rewrite them against.
+        '--no-rewrite-relative-links',
         '-o',
         out,
       ],
