@@ -18,7 +18,7 @@ export const GRAPH_OPSET = 17;
  *   weights, GPT-2 Conv1D).
  * - `dora-linear(-wt)`: the DoRA forward `m/‖W+s·B·A‖ · (W·x + s·B·A·x)` with the magnitude m as input.
  * - `conv`: 2-D conv, A is a conv in→r with the base kernel, B a 1×1 conv r→out.
- * - `embedding`: Gather(W, ids) + s·Gather(Aᵀ, ids)·Bᵀ.
+ * - `embedding`: Gather(W, wids) + s·Gather(Aᵀ, ids)·Bᵀ (wids index the rows of W that are fed).
  */
 export type GraphVariant =
   'linear' | 'linear-wt' | 'dora-linear' | 'dora-linear-wt' | 'conv' | 'embedding';
@@ -168,14 +168,17 @@ function embeddingParts(): GraphParts {
   return {
     inputs: [
       valueInfo('ids', INT64, ['batch']),
-      valueInfo('w', FLOAT, ['vocab', 'dim']),
+      // W is gathered by its own index: the check feeds only the rows it needs (a 128k-token table is
+      // 2 GB as float32), numbered 0…batch-1, while A is gathered by the real token ids.
+      valueInfo('wids', INT64, ['batch']),
+      valueInfo('w', FLOAT, ['rows', 'dim']),
       valueInfo('a', FLOAT, ['r', 'vocab']),
       valueInfo('b', FLOAT, ['dim', 'r']),
       valueInfo('s', FLOAT, [1]),
     ],
     outputs: ['base', 'delta', 'y'].map((n) => valueInfo(n, FLOAT, ['batch', 'dim'])),
     nodes: [
-      node('Gather', ['w', 'ids'], 'base', { axis: 0 }),
+      node('Gather', ['w', 'wids'], 'base', { axis: 0 }),
       node('Gather', ['a', 'ids'], 'a_cols', { axis: 1 }),
       node('Transpose', ['a_cols'], 'a_rows', { perm: [1, 0] }),
       node('Gemm', ['a_rows', 'b'], 'ab', { transB: 1 }),

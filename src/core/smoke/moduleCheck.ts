@@ -341,20 +341,42 @@ function convRun(
   };
 }
 
+/** The token ids of an embedding check: seeded per module, so a run can be repeated. */
+function embeddingIds(plan: ModulePlan, batch: number, vocab: number): number[] {
+  const rand = mulberry32(plan.seed);
+  return Array.from({ length: batch }, () => Math.floor(rand() * vocab));
+}
+
+/** Only the rows of W the ids pick, in id order: [ids.length, dim]. */
+async function readRows(
+  cp: Checkpoint,
+  t: TensorInfo,
+  ids: readonly number[],
+  dim: number,
+): Promise<Float32Array> {
+  const out = new Float32Array(ids.length * dim);
+  for (const [n, id] of ids.entries()) {
+    const bytes = await cp.readTensorBytes(t, { start: id * dim, count: dim });
+    decodeInto(bytes, t.dtype, out.subarray(n * dim, (n + 1) * dim));
+  }
+  return out;
+}
+
 function embeddingRun(
   ctx: ModuleCheckContext,
   plan: ModulePlan,
   l: EmbeddingLayout,
-  data: { w: Float32Array; a: Float32Array; b: Float32Array },
+  data: { ids: readonly number[]; wRows: Float32Array; a: Float32Array; b: Float32Array },
 ): Run {
   const T = ctx.ort.Tensor;
-  const rand = mulberry32(plan.seed);
-  const ids = Array.from({ length: ctx.batch }, () => Math.floor(rand() * l.vocab));
+  const ids = data.ids;
+  const wids = ids.map((_, n) => n);
   return {
     spec: { variant: 'embedding' },
     feeds: {
-      ids: new T('int64', BigInt64Array.from(ids.map(BigInt)), [ctx.batch]),
-      w: new T('float32', data.w, [l.vocab, l.dim]),
+      ids: new T('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length]),
+      wids: new T('int64', BigInt64Array.from(wids.map(BigInt)), [ids.length]),
+      w: new T('float32', data.wRows, [ids.length, l.dim]),
       a: new T('float32', data.a, [l.r, l.vocab]),
       b: new T('float32', data.b, [l.dim, l.r]),
       s: new T('float32', Float32Array.of(plan.scale), [1]),
@@ -368,9 +390,10 @@ function embeddingRun(
       referenceEmbedding(
         {
           ids,
+          wids,
           dim: l.dim,
           vocab: l.vocab,
-          w: data.w,
+          w: data.wRows,
           a: data.a,
           b: data.b,
           r: l.r,
@@ -492,7 +515,11 @@ export async function checkModule(
   try {
     const r = layout.r;
     const { a, b } = await readPair(ctx.adapter, plan, r);
-    const w = await readWeight(ctx.base, plan, layout, ctx.scratch);
+    const ids = layout.kind === 'embedding' ? embeddingIds(plan, ctx.batch, layout.vocab) : [];
+    const w =
+      layout.kind === 'embedding'
+        ? await readRows(ctx.base, plan.weight, ids, layout.dim)
+        : await readWeight(ctx.base, plan, layout, ctx.scratch);
     const m = plan.magnitude ? await readFloat(ctx.adapter, plan.magnitude) : null;
     if (m && layout.kind === 'linear' && m.length !== layout.outF) {
       checks.push({
@@ -508,7 +535,7 @@ export async function checkModule(
         ? linearRun(ctx, plan, layout, { w, a, b, m })
         : layout.kind === 'conv'
           ? convRun(ctx, plan, layout, { w, a, b })
-          : embeddingRun(ctx, plan, layout, { w, a, b });
+          : embeddingRun(ctx, plan, layout, { ids, wRows: w, a, b });
     variant = run.spec.variant;
     outputs = await ctx.sessions.run(run.spec, run.feeds);
   } catch (e) {

@@ -251,8 +251,10 @@ export function referenceConv(p: ConvInputs, cols: readonly number[]): Reference
 export interface EmbeddingInputs {
   readonly ids: readonly number[];
   readonly dim: number;
-  /** W [vocab, dim], A [r, vocab], B [dim, r]. */
+  /** W [rows, dim], A [r, vocab], B [dim, r]. */
   readonly w: Float32Array;
+  /** The row of W for each id (default: the id itself, W being the whole table). */
+  readonly wids?: readonly number[];
   readonly a: Float32Array;
   readonly b: Float32Array;
   readonly vocab: number;
@@ -272,7 +274,8 @@ export function referenceEmbedding(p: EmbeddingInputs, cols: readonly number[]):
         lora += t;
         sq += t * t;
       }
-      values[n * cols.length + c] = (p.w[id * p.dim + o] as number) + p.s * lora;
+      const row = p.wids?.[n] ?? id;
+      values[n * cols.length + c] = (p.w[row * p.dim + o] as number) + p.s * lora;
       allowance[n * cols.length + c] =
         ROUNDING_SIGMAS *
         EPS32 *

@@ -224,6 +224,7 @@ describe('module graphs on the CPU EP against the float64 reference', () => {
       { variant: 'embedding' },
       {
         ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length]),
+        wids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length]),
         w: f32(w, [vocab, dim]),
         a: f32(a, [rr, vocab]),
         b: f32(b, [dim, rr]),
