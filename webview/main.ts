@@ -6,6 +6,7 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
+import * as l10n from '@vscode/l10n';
 import { formatBytes, formatCount, formatInt } from '../src/shared/format.js';
 import type {
   ErrorDto,
@@ -21,6 +22,7 @@ import { MappingView } from './ui/mappingView.js';
 import { renderOverview } from './ui/overview.js';
 import { SmokeView } from './ui/smokeView.js';
 import { TensorList } from './ui/tensorList.js';
+import './l10n.js';
 
 const app = document.getElementById('app') as HTMLElement;
 const rpc = connect();
@@ -63,8 +65,14 @@ async function start(): Promise<void> {
   }
 }
 
+/** The base button's text before a base is chosen (a function: `t` must not run at import time). */
+function noBase(): string {
+  return l10n.t('Base: none — Select…');
+}
+
 function headerBar(summary: SummaryDto): HTMLElement {
   const mainDtype = summary.dtypes[0]?.dtype;
+  const tensors = l10n.t('{0} tensors', formatInt(summary.tensorCount));
   return h(
     'header',
     { className: 'bar' },
@@ -85,15 +93,11 @@ function headerBar(summary: SummaryDto): HTMLElement {
             loraBadgeText(summary.lora),
           )
         : null,
+      h('vscode-badge', { title: tensors }, tensors),
       h(
         'vscode-badge',
-        { title: `${formatInt(summary.tensorCount)} tensors` },
-        `${formatInt(summary.tensorCount)} tensors`,
-      ),
-      h(
-        'vscode-badge',
-        { title: `${formatInt(summary.parameterCount)} parameters` },
-        `${formatCount(summary.parameterCount)} params`,
+        { title: l10n.t('{0} parameters', formatInt(summary.parameterCount)) },
+        l10n.t('{0} params', formatCount(summary.parameterCount)),
       ),
       mainDtype
         ? h(
@@ -104,7 +108,7 @@ function headerBar(summary: SummaryDto): HTMLElement {
         : null,
       h(
         'vscode-badge',
-        { title: `${formatInt(summary.fileSize)} bytes` },
+        { title: l10n.t('{0} bytes', formatInt(summary.fileSize)) },
         formatBytes(summary.fileSize),
       ),
     ),
@@ -127,12 +131,12 @@ function showCheckpoint(
   const tabs = h(
     'vscode-tabs',
     { className: 'tabs', 'selected-index': view.tab ?? 0 },
-    h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-overview' }, 'Overview'),
+    h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-overview' }, l10n.t('Overview')),
     h('vscode-tab-panel', null, renderOverview(summary, rpc, { charts: ui?.charts !== false })),
     h(
       'vscode-tab-header',
       { slot: 'header', 'data-testid': 'tab-tensors' },
-      'Tensors ',
+      `${l10n.t('Tensors')} `,
       h('vscode-badge', { variant: 'counter' }, formatInt(summary.tensorCount)),
     ),
     h('vscode-tab-panel', { className: 'tensors-panel' }, list.element),
@@ -145,12 +149,12 @@ function showCheckpoint(
       {
         'data-testid': 'header-base',
         secondary: true,
-        title: 'The base model this adapter is for',
+        title: l10n.t('The base model this adapter is for'),
       },
-      'Base: none — Select…',
+      noBase(),
     );
     mapping = new MappingView(rpc, (v) => {
-      baseButton.textContent = v.base ? `Base: ${v.base.label}` : 'Base: none — Select…';
+      baseButton.textContent = v.base ? l10n.t('Base: {0}', v.base.label) : noBase();
     });
     baseButton.addEventListener('click', () => {
       selectTab(TAB.mapping);
@@ -158,8 +162,8 @@ function showCheckpoint(
     });
     const smokeButton = h(
       'vscode-button',
-      { 'data-testid': 'smoke-run', icon: 'beaker', disabled: true, title: 'Loading…' },
-      'Run GPU Smoke Test',
+      { 'data-testid': 'smoke-run', icon: 'beaker', disabled: true, title: l10n.t('Loading…') },
+      l10n.t('Run GPU Smoke Test'),
     );
     const shownList = list;
     smoke = new SmokeView(
@@ -172,8 +176,9 @@ function showCheckpoint(
         const disabled = v.blocked !== null || v.running;
         smokeButton.toggleAttribute('disabled', disabled);
         smokeButton.title = v.running
-          ? 'A smoke test is running (see the Smoke test tab)'
-          : (v.blocked ?? 'Load the mapped adapter into onnxruntime and check every module');
+          ? l10n.t('A smoke test is running (see the Smoke test tab)')
+          : (v.blocked ??
+            l10n.t('Load the mapped adapter into onnxruntime and check every module'));
       },
     );
     smokeButton.addEventListener('click', () => {
@@ -182,9 +187,9 @@ function showCheckpoint(
     });
     header.append(h('span', { className: 'bar-actions' }, baseButton, smokeButton));
     tabs.append(
-      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-mapping' }, 'Mapping'),
+      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-mapping' }, l10n.t('Mapping')),
       h('vscode-tab-panel', { className: 'mapping-panel' }, mapping.element),
-      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-smoke' }, 'Smoke test'),
+      h('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-smoke' }, l10n.t('Smoke test')),
       h('vscode-tab-panel', { className: 'smoke-panel' }, smoke.element),
     );
     // One base load: the smoke state asks for the mapping the Mapping tab has just loaded.
@@ -214,22 +219,27 @@ function showError(fileName: string, error: ErrorDto): void {
     h(
       'section',
       { className: 'error-view', role: 'alert', 'data-testid': 'error' },
-      h('h1', null, icon('error', 'error-icon'), ' This file cannot be read'),
+      h('h1', null, icon('error', 'error-icon'), ` ${l10n.t('This file cannot be read')}`),
       h(
         'p',
         null,
-        'Rule broken: ',
+        `${l10n.t('Rule broken:')} `,
         h('code', { className: 'error-code', 'data-testid': 'error-code' }, error.code),
       ),
       h('p', { className: 'error-message', 'data-testid': 'error-message' }, error.message),
       error.subject
-        ? h('p', { className: 'muted' }, 'About: ', h('code', null, error.subject))
+        ? h('p', { className: 'muted' }, `${l10n.t('About:')} `, h('code', null, error.subject))
         : null,
       h(
         'p',
         { className: 'muted' },
-        'LoRA Lens checks every rule of the format before showing anything, and never changes the file. ',
-        'The rule names match the reference safetensors implementation, so you can search for them.',
+        l10n.t(
+          'LoRA Lens checks every rule of the format before showing anything, and never changes the file.',
+        ),
+        ' ',
+        l10n.t(
+          'The rule names match the reference safetensors implementation, so you can search for them.',
+        ),
       ),
     ),
   );

@@ -138,7 +138,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     const view = r.ok ? await session.view() : undefined;
     const blocked = r.ok
       ? smokeBlocked(document, session.hasMapping)
-      : `the file cannot be read (${r.error.code})`;
+      : vscode.l10n.t('the file cannot be read ({0})', r.error.code);
     return this.smoke.view(document, view?.base?.ref, blocked);
   }
 
@@ -160,7 +160,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     const document = this.active;
     if (!document) {
       void vscode.window.showWarningMessage(
-        'LoRA Lens: open an adapter in the LoRA Lens editor first.',
+        vscode.l10n.t('LoRA Lens: open an adapter in the LoRA Lens editor first.'),
       );
       return;
     }
@@ -255,7 +255,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       },
       copyText: async ({ text, what }) => {
         await vscode.env.clipboard.writeText(text);
-        void vscode.window.setStatusBarMessage(`LoRA Lens: copied ${what}`, 2500);
+        void vscode.window.setStatusBarMessage(vscode.l10n.t('LoRA Lens: copied {0}', what), 2500);
         return null;
       },
     });

@@ -1,3 +1,4 @@
+import * as l10n from '@vscode/l10n';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands.js';
 import { registerMappingCommands } from './mappingCommands.js';
@@ -9,6 +10,8 @@ declare const LORA_LENS_VERSION: string;
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
+  // Modules kept free of `vscode` (smokeLogic) translate through @vscode/l10n: same bundle, same keys.
+  if (vscode.l10n.bundle) l10n.config({ contents: vscode.l10n.bundle });
   const provider = CheckpointEditorProvider.register(context);
   registerCommands(context, provider);
   registerMappingCommands(context, provider);

@@ -37,8 +37,13 @@ function toErrorDto(e: unknown): ErrorDto {
   };
 }
 
+/** The button of the notifications that can open the log (a function: `t` must run after activation). */
+function showLogLabel(): string {
+  return vscode.l10n.t('Show Log');
+}
+
 function showLogOn(choice: string | undefined): void {
-  if (choice === 'Show Log') log().show(true);
+  if (choice === showLogLabel()) log().show(true);
 }
 
 /** Everything a run needs about one adapter: its document, local path, base and overrides. */
@@ -46,6 +51,7 @@ async function prepare(
   provider: CheckpointEditorProvider,
   secrets: vscode.SecretStorage,
   arg: unknown,
+  /** What cannot run, in the user's language: "the smoke test", "the merge". */
   what: string,
 ): Promise<
   | {
@@ -61,7 +67,7 @@ async function prepare(
     (arg instanceof vscode.Uri ? provider.documentFor(arg) : undefined) ?? provider.activeDocument;
   if (!document) {
     void vscode.window.showWarningMessage(
-      'LoRA Lens: open an adapter in the LoRA Lens editor first.',
+      vscode.l10n.t('LoRA Lens: open an adapter in the LoRA Lens editor first.'),
     );
     return undefined;
   }
@@ -70,7 +76,11 @@ async function prepare(
   const blocked = smokeBlocked(document, session.hasMapping);
   if (blocked || !view.base) {
     void vscode.window.showWarningMessage(
-      `LoRA Lens: cannot run ${what}: ${blocked ?? 'no base model'}.`,
+      vscode.l10n.t(
+        'LoRA Lens: cannot run {0}: {1}.',
+        what,
+        blocked ?? vscode.l10n.t('no base model'),
+      ),
     );
     return undefined;
   }
@@ -91,13 +101,13 @@ async function runSmokeTest(
   secrets: vscode.SecretStorage,
   arg: unknown,
 ): Promise<void> {
-  const p = await prepare(provider, secrets, arg, 'the smoke test');
+  const p = await prepare(provider, secrets, arg, vscode.l10n.t('the smoke test'));
   if (!p) return;
   const { document } = p;
   const abort = provider.smoke.start(document, p.base.ref);
   if (!abort) {
     void vscode.window.showInformationMessage(
-      `LoRA Lens: a smoke test of ${document.fileName} is already running.`,
+      vscode.l10n.t('LoRA Lens: a smoke test of {0} is already running.', document.fileName),
     );
     return;
   }
@@ -122,12 +132,12 @@ async function runSmokeTest(
     const report = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `LoRA Lens: GPU smoke test of ${document.fileName}`,
+        title: vscode.l10n.t('LoRA Lens: GPU smoke test of {0}', document.fileName),
         cancellable: true,
       },
       (progress, token) => {
         token.onCancellationRequested(() => abort.abort());
-        progress.report({ message: 'starting onnxruntime…' });
+        progress.report({ message: vscode.l10n.t('starting onnxruntime…') });
         return runSmokeInChild(request, {
           workerPath,
           timeoutMs: smokeTimeoutMs(scope),
@@ -154,12 +164,12 @@ async function runSmokeTest(
     );
     for (const w of report.warnings) log().warn(`smoke: ${w}`);
     await provider.smoke.finish(document, asDto(report));
-    const text = `LoRA Lens: ${report.verdict}`;
+    const text = vscode.l10n.t('LoRA Lens: {0}', report.verdict);
     const level = verdictLevel(report);
     if (level === 'pass') void vscode.window.showInformationMessage(text);
     else if (level === 'warn')
-      void vscode.window.showWarningMessage(text, 'Show Log').then(showLogOn);
-    else void vscode.window.showErrorMessage(text, 'Show Log').then(showLogOn);
+      void vscode.window.showWarningMessage(text, showLogLabel()).then(showLogOn);
+    else void vscode.window.showErrorMessage(text, showLogLabel()).then(showLogOn);
   } catch (e) {
     const err = toErrorDto(e);
     if (err.code === 'SmokeCancelled') {
@@ -170,9 +180,48 @@ async function runSmokeTest(
     log().error(`smoke: ${err.code}: ${err.message} ${elapsed()}`);
     provider.smoke.fail(document, err);
     void vscode.window
-      .showErrorMessage(smokeErrorText('the smoke test failed', err.code, err.message), 'Show Log')
+      .showErrorMessage(
+        smokeErrorText(vscode.l10n.t('the smoke test failed'), err.code, err.message),
+        showLogLabel(),
+      )
       .then(showLogOn);
   }
+}
+
+/**
+ * The merge's success message. Whole sentences per plural form and per warning case, so translators
+ * never assemble grammar from pieces; the e2e test reads "N initializers patched".
+ */
+function mergeWroteText(file: string, size: string, patched: number, warnings: number): string {
+  if (warnings === 0)
+    return patched === 1
+      ? vscode.l10n.t(
+          'LoRA Lens: wrote {0} ({1}) with {2} initializer patched.',
+          file,
+          size,
+          patched,
+        )
+      : vscode.l10n.t(
+          'LoRA Lens: wrote {0} ({1}) with {2} initializers patched.',
+          file,
+          size,
+          patched,
+        );
+  return patched === 1
+    ? vscode.l10n.t(
+        'LoRA Lens: wrote {0} ({1}) with {2} initializer patched; {3} warning(s) in the log.',
+        file,
+        size,
+        patched,
+        warnings,
+      )
+    : vscode.l10n.t(
+        'LoRA Lens: wrote {0} ({1}) with {2} initializers patched; {3} warning(s) in the log.',
+        file,
+        size,
+        patched,
+        warnings,
+      );
 }
 
 /** "Export Merged ONNX Model…": the adapter baked into the base's initializers, written by the child. */
@@ -182,23 +231,27 @@ async function exportMergedOnnx(
   secrets: vscode.SecretStorage,
   arg: unknown,
 ): Promise<void> {
-  const p = await prepare(provider, secrets, arg, 'the merge');
+  const p = await prepare(provider, secrets, arg, vscode.l10n.t('the merge'));
   if (!p) return;
   if (p.base.format !== 'onnx' || p.base.ref.startsWith('hf:')) {
     void vscode.window.showWarningMessage(
-      'LoRA Lens: the merged export needs a local ONNX base model (select a .onnx file as the base).',
+      vscode.l10n.t(
+        'LoRA Lens: the merged export needs a local ONNX base model (select a .onnx file as the base).',
+      ),
     );
     return;
   }
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.file(mergedOutPath(p.adapterPath, p.base.ref)),
-    filters: { 'ONNX model': ['onnx'] },
-    title: 'Export the merged ONNX model',
+    filters: { [vscode.l10n.t('ONNX model')]: ['onnx'] },
+    title: vscode.l10n.t('Export the merged ONNX model'),
   });
   if (!target) return;
   if (resolve(target.fsPath) === resolve(p.base.ref)) {
     void vscode.window.showErrorMessage(
-      'LoRA Lens: the merged model cannot replace its base; choose another file name.',
+      vscode.l10n.t(
+        'LoRA Lens: the merged model cannot replace its base; choose another file name.',
+      ),
     );
     return;
   }
@@ -209,7 +262,11 @@ async function exportMergedOnnx(
     const report = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `LoRA Lens: merging ${p.document.fileName} into ${basename(p.base.ref)}`,
+        title: vscode.l10n.t(
+          'LoRA Lens: merging {0} into {1}',
+          p.document.fileName,
+          basename(p.base.ref),
+        ),
         cancellable: true,
       },
       (_progress, token) => {
@@ -241,15 +298,16 @@ async function exportMergedOnnx(
       `merge: wrote ${report.files.join(', ')} (${formatBytes(report.bytes)}) in ${(performance.now() - started).toFixed(0)} ms`,
     );
     const n = report.patched.length;
+    const reveal = vscode.l10n.t('Reveal');
+    const openFolder = vscode.l10n.t('Open Folder');
     const choice = await vscode.window.showInformationMessage(
-      `LoRA Lens: wrote ${basename(report.out)} (${formatBytes(report.bytes)}) with ${n} initializer${n === 1 ? '' : 's'} patched` +
-        (report.warnings.length ? `; ${report.warnings.length} warning(s) in the log.` : '.'),
-      'Reveal',
-      'Open Folder',
+      mergeWroteText(basename(report.out), formatBytes(report.bytes), n, report.warnings.length),
+      reveal,
+      openFolder,
     );
     const out = vscode.Uri.file(report.out);
-    if (choice === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', out);
-    else if (choice === 'Open Folder') await vscode.commands.executeCommand('revealFileInOS', out);
+    if (choice === reveal) await vscode.commands.executeCommand('revealInExplorer', out);
+    else if (choice === openFolder) await vscode.commands.executeCommand('revealFileInOS', out);
   } catch (e) {
     const err = toErrorDto(e);
     if (err.code === 'SmokeCancelled') {
@@ -258,7 +316,10 @@ async function exportMergedOnnx(
     }
     log().error(`merge: ${err.code}: ${err.message}`);
     void vscode.window
-      .showErrorMessage(smokeErrorText('the merge failed', err.code, err.message), 'Show Log')
+      .showErrorMessage(
+        smokeErrorText(vscode.l10n.t('the merge failed'), err.code, err.message),
+        showLogLabel(),
+      )
       .then(showLogOn);
   }
 }

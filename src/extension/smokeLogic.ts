@@ -2,8 +2,13 @@
  * The decisions behind the smoke-test commands that do not need VS Code: setting validation, the
  * request's overrides, progress text, error wording and the remembered-report store. Kept free of
  * `vscode` so the unit tests run them directly.
+ *
+ * User-visible text (progress, error notifications) goes through `@vscode/l10n`, which needs no VS
+ * Code: `activate` hands it the host's bundle (`vscode.l10n.bundle`), and unconfigured (unit tests,
+ * English) it returns the English text. Setting warnings only reach the log and stay English.
  */
 import { basename, dirname, extname, join } from 'node:path';
+import * as l10n from '@vscode/l10n';
 import {
   EP_LADDER,
   type EpName,
@@ -89,13 +94,18 @@ export function progressStep(event: SmokeEventDto): { message: string; increment
     case 'ep':
       return {
         message: event.attempt.error
-          ? `${event.attempt.ep} unavailable, trying the next provider…`
-          : `running on ${event.attempt.ep}`,
+          ? l10n.t('{0} unavailable, trying the next provider…', event.attempt.ep)
+          : l10n.t('running on {0}', event.attempt.ep),
       };
     case 'module': {
       const total = Math.max(1, event.total);
       return {
-        message: `module ${event.index + 1}/${event.total} ${shortPath(event.result.module)}`,
+        message: l10n.t(
+          'module {0}/{1} {2}',
+          event.index + 1,
+          event.total,
+          shortPath(event.result.module),
+        ),
         increment: 100 / total,
       };
     }
@@ -121,18 +131,41 @@ export function eventLogLine(event: SmokeEventDto): string {
   }
 }
 
-/** The notification for a named failure of the smoke test or the merge. */
+/**
+ * The notification for a named failure of the smoke test or the merge. `what` comes translated from
+ * the caller ("the smoke test failed"); `message` is the engine's own English detail.
+ */
 export function smokeErrorText(what: string, code: string, message: string): string {
-  const known: Partial<Record<SmokeErrorCode, string>> = {
-    OrtUnavailable: `onnxruntime-node could not be loaded: ${message}`,
-    NoExecutionProvider: `no execution provider could run it: ${message}`,
-    NothingToTest: `nothing to test: ${message}`,
-    SmokeTimeout: `${message}. Raise loraLens.smokeTest.timeoutSeconds for large models.`,
-    SmokeCancelled: 'cancelled.',
-    SmokeCrashed: `${firstLine(message)}. The last lines it printed are in the LoRA Lens log.`,
-    InvalidReference: `the reference file (loraLens.smokeTest.referencePath) is not usable: ${message}`,
-  };
-  return `LoRA Lens: ${what} — ${known[code as SmokeErrorCode] ?? `${code}: ${message}`}`;
+  return l10n.t('LoRA Lens: {0} — {1}', what, explainSmokeError(code, message));
+}
+
+function explainSmokeError(code: string, message: string): string {
+  switch (code as SmokeErrorCode) {
+    case 'OrtUnavailable':
+      return l10n.t('onnxruntime-node could not be loaded: {0}', message);
+    case 'NoExecutionProvider':
+      return l10n.t('no execution provider could run it: {0}', message);
+    case 'NothingToTest':
+      return l10n.t('nothing to test: {0}', message);
+    case 'SmokeTimeout':
+      return l10n.t(
+        '{0}. Raise {1} for large models.',
+        message,
+        'loraLens.smokeTest.timeoutSeconds',
+      );
+    case 'SmokeCancelled':
+      return l10n.t('cancelled.');
+    case 'SmokeCrashed':
+      return l10n.t('{0}. The last lines it printed are in the LoRA Lens log.', firstLine(message));
+    case 'InvalidReference':
+      return l10n.t(
+        'the reference file ({0}) is not usable: {1}',
+        'loraLens.smokeTest.referencePath',
+        message,
+      );
+    default:
+      return `${code}: ${message}`;
+  }
 }
 
 function firstLine(s: string): string {

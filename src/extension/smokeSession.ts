@@ -14,9 +14,10 @@ const REPORTS_KEY = 'loraLens.smokeReports';
 /** Why "Run GPU Smoke Test" cannot start for this document now, or null when it can. */
 export function smokeBlocked(document: CheckpointDocument, hasMapping: boolean): string | null {
   if (!vscode.workspace.isTrusted)
-    return 'running models needs a trusted workspace (Restricted Mode is on)';
-  if (document.uri.scheme !== 'file') return 'the adapter must be a local file';
-  if (!hasMapping) return 'select a base model first: the test runs the adapter mapped onto it';
+    return vscode.l10n.t('running models needs a trusted workspace (Restricted Mode is on)');
+  if (document.uri.scheme !== 'file') return vscode.l10n.t('the adapter must be a local file');
+  if (!hasMapping)
+    return vscode.l10n.t('select a base model first: the test runs the adapter mapped onto it');
   return null;
 }
 
@@ -58,7 +59,13 @@ export class SmokeRuns implements vscode.Disposable {
   start(document: CheckpointDocument, base: string): AbortController | undefined {
     if (this.running.has(document)) return undefined;
     const abort = new AbortController();
-    this.running.set(document, { base, abort, rows: [], total: 0, message: 'starting…' });
+    this.running.set(document, {
+      base,
+      abort,
+      rows: [],
+      total: 0,
+      message: vscode.l10n.t('starting…'),
+    });
     this.failures.delete(document);
     this.changed.fire({ document, reveal: true });
     return abort;

@@ -1,3 +1,4 @@
+import * as l10n from '@vscode/l10n';
 import { formatShape } from '../../src/shared/format.js';
 import {
   NO_SMOKE,
@@ -19,6 +20,7 @@ import {
 } from '../../src/shared/smokeRows.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import '../l10n.js';
 
 const ROW_HEIGHT = 24;
 const OVERSCAN = 8;
@@ -34,6 +36,24 @@ const STATUS_ICON: Record<SmokeModuleDto['status'], string> = {
   fail: 'error',
   skipped: 'circle-slash',
 };
+
+/** The Status column's word; `data-status` keeps the untranslated status for scripts and tests. */
+function statusLabel(status: SmokeModuleDto['status']): string {
+  switch (status) {
+    case 'pass':
+      return l10n.t('pass');
+    case 'warn':
+      return l10n.t('warn');
+    case 'fail':
+      return l10n.t('fail');
+    case 'skipped':
+      return l10n.t('skipped');
+  }
+}
+
+function runTitle(): string {
+  return l10n.t('Load the mapped adapter into onnxruntime and check every module');
+}
 
 /** "…layers.12.self_attn.q_proj": long module paths keep their distinctive end. */
 function tail(path: string, max = 40): string {
@@ -78,7 +98,7 @@ export class SmokeView {
         className: 'viewport smoke-viewport',
         tabindex: 0,
         role: 'grid',
-        'aria-label': 'Smoke test results per module',
+        'aria-label': l10n.t('Smoke test results per module'),
         'data-testid': 'smoke-table',
       },
       this.spacer,
@@ -94,13 +114,13 @@ export class SmokeView {
       h(
         'div',
         { className: 'row srow header-row', 'aria-hidden': 'true' },
-        h('span', { className: 'cell' }, 'Module'),
-        h('span', { className: 'cell' }, 'Target'),
-        h('span', { className: 'cell' }, 'Status'),
-        h('span', { className: 'cell num' }, 'Max error'),
-        h('span', { className: 'cell num' }, 'Delta'),
+        h('span', { className: 'cell' }, l10n.t('Module')),
+        h('span', { className: 'cell' }, l10n.t('Target')),
+        h('span', { className: 'cell' }, l10n.t('Status')),
+        h('span', { className: 'cell num' }, l10n.t('Max error')),
+        h('span', { className: 'cell num' }, l10n.t('Delta')),
         h('span', { className: 'cell num' }, 'ms'),
-        h('span', { className: 'cell' }, 'First problem'),
+        h('span', { className: 'cell' }, l10n.t('First problem')),
       ),
       this.viewport,
     );
@@ -152,7 +172,7 @@ export class SmokeView {
     if (event.type === 'module') {
       this.rows = orderSmokeRows([...this.rows, event.result]);
       this.liveTotal = event.total;
-      this.liveMessage = `module ${event.index + 1}/${event.total}`;
+      this.liveMessage = l10n.t('module {0}/{1}', event.index + 1, event.total);
       this.renderTable();
     } else this.liveMessage = event.type === 'phase' ? event.message : this.liveMessage;
     this.renderControls();
@@ -166,17 +186,17 @@ export class SmokeView {
         'data-testid': 'smoke-run-tab',
         icon: 'beaker',
         disabled: v.blocked !== null || v.running,
-        title: v.blocked ?? 'Load the mapped adapter into onnxruntime and check every module',
+        title: v.blocked ?? runTitle(),
       },
-      v.last || v.error ? 'Run Again' : 'Run GPU Smoke Test',
+      v.last || v.error ? l10n.t('Run Again') : l10n.t('Run GPU Smoke Test'),
     );
     button.addEventListener('click', () => this.run());
     const parts: (HTMLElement | null)[] = [button];
     if (v.running) {
       const cancel = h(
         'vscode-button',
-        { secondary: true, 'data-testid': 'smoke-cancel', title: 'Stop the run' },
-        'Cancel',
+        { secondary: true, 'data-testid': 'smoke-cancel', title: l10n.t('Stop the run') },
+        l10n.t('Cancel'),
       );
       cancel.addEventListener('click', () => void this.rpc.request('cancelSmoke', {}));
       parts.push(
@@ -190,7 +210,16 @@ export class SmokeView {
             'data-total': this.liveTotal,
           },
           icon('loading', 'codicon-modifier-spin'),
-          ` Running: ${this.rows.length}${this.liveTotal ? `/${this.liveTotal}` : ''} modules · ${this.liveMessage}`,
+          ` ${
+            this.liveTotal
+              ? l10n.t(
+                  'Running: {0}/{1} modules · {2}',
+                  this.rows.length,
+                  this.liveTotal,
+                  this.liveMessage,
+                )
+              : l10n.t('Running: {0} modules · {1}', this.rows.length, this.liveMessage)
+          }`,
         ),
       );
     } else if (v.blocked) {
@@ -218,11 +247,15 @@ export class SmokeView {
             'p',
             null,
             icon('error', 'error-icon'),
-            ' The smoke test could not run: ',
+            ` ${l10n.t('The smoke test could not run:')} `,
             h('code', { className: 'error-code', 'data-testid': 'smoke-error-code' }, v.error.code),
           ),
           h('p', { className: 'error-message' }, v.error.message),
-          h('p', { className: 'muted' }, 'The whole output of the run is in the LoRA Lens log.'),
+          h(
+            'p',
+            { className: 'muted' },
+            l10n.t('The whole output of the run is in the LoRA Lens log.'),
+          ),
         ),
       );
     }
@@ -236,20 +269,21 @@ export class SmokeView {
     return h(
       'section',
       { className: 'smoke-empty muted', 'data-testid': 'smoke-empty' },
-      h('h2', null, icon('beaker'), ' GPU smoke test'),
+      h('h2', null, icon('beaker'), ` ${l10n.t('GPU smoke test')}`),
       h(
         'p',
         null,
-        'Loads the mapped adapter into onnxruntime and runs every module on a small random batch: ',
-        'shapes must fit, outputs must be finite, the result must agree with a float64 reference, ',
-        'and the adapter must change the base output by a sane amount. When the base is an ONNX model, ',
-        'the adapter is also merged into it and the whole model is run.',
+        l10n.t(
+          'Loads the mapped adapter into onnxruntime and runs every module on a small random batch: shapes must fit, outputs must be finite, the result must agree with a float64 reference, and the adapter must change the base output by a sane amount. When the base is an ONNX model, the adapter is also merged into it and the whole model is run.',
+        ),
       ),
       h(
         'p',
         null,
-        'It tries the execution providers of loraLens.executionProviders in order (CUDA, WebGPU, CPU) ',
-        'and says which one ran. onnxruntime runs in a separate process; nothing is written.',
+        l10n.t(
+          'It tries the execution providers of {0} in order (CUDA, WebGPU, CPU) and says which one ran. onnxruntime runs in a separate process; nothing is written.',
+          'loraLens.executionProviders',
+        ),
       ),
     );
   }
@@ -271,7 +305,7 @@ export class SmokeView {
         h(
           'span',
           { className: 'muted', title: base },
-          ` · ${new Date(at).toLocaleString()} · base ${tail(base, 48)}`,
+          ` · ${new Date(at).toLocaleString()} · ${l10n.t('base {0}', tail(base, 48))}`,
         ),
       ),
     ];
@@ -283,14 +317,14 @@ export class SmokeView {
         h(
           'tr',
           null,
-          h('th', null, 'Execution provider'),
+          h('th', null, l10n.t('Execution provider')),
           h(
             'td',
             null,
             h(
               'strong',
               { 'data-testid': 'smoke-ep', 'data-ep': report.ep ?? '' },
-              report.ep ?? 'none',
+              report.ep ?? l10n.t('none'),
             ),
             h(
               'ul',
@@ -301,7 +335,7 @@ export class SmokeView {
                   { 'data-ep': a.ep, 'data-ok': String(a.error === null) },
                   icon(a.error === null ? 'pass' : 'circle-slash'),
                   ` ${a.ep}: `,
-                  h('span', { className: 'muted' }, a.error ?? 'used'),
+                  h('span', { className: 'muted' }, a.error ?? l10n.t('used')),
                 ),
               ),
             ),
@@ -311,31 +345,39 @@ export class SmokeView {
           ? h(
               'tr',
               null,
-              h('th', null, 'Placement'),
+              h('th', null, l10n.t('Placement')),
               h('td', { 'data-testid': 'smoke-placement' }, report.placement),
             )
           : null,
         h(
           'tr',
           null,
-          h('th', null, 'Timings'),
+          h('th', null, l10n.t('Timings')),
           h(
             'td',
             { 'data-testid': 'smoke-timings', 'data-total-ms': Math.round(t.totalMs) },
-            `total ${formatMs(t.totalMs)} · session ${formatMs(t.sessionMs)} · modules ${formatMs(t.modulesMs)}` +
-              (report.model ? ` · model ${formatMs(t.modelMs)}` : ''),
+            l10n.t(
+              'total {0} · session {1} · modules {2}',
+              formatMs(t.totalMs),
+              formatMs(t.sessionMs),
+              formatMs(t.modulesMs),
+            ) + (report.model ? ` · ${l10n.t('model {0}', formatMs(t.modelMs))}` : ''),
           ),
         ),
         report.switching
           ? h(
               'tr',
               null,
-              h('th', null, 'Adapter switch'),
+              h('th', null, l10n.t('Adapter switch')),
               h(
                 'td',
                 { 'data-testid': 'smoke-switching' },
-                `${formatMs(report.switching.switchMs)} with new A/B feeds on a cached session vs ` +
-                  `${formatMs(report.switching.rebuildMs)} for a rebuilt one (${report.switching.adapters} adapters)`,
+                l10n.t(
+                  '{0} with new A/B feeds on a cached session vs {1} for a rebuilt one ({2} adapters)',
+                  formatMs(report.switching.switchMs),
+                  formatMs(report.switching.rebuildMs),
+                  report.switching.adapters,
+                ),
               ),
             )
           : null,
@@ -348,6 +390,9 @@ export class SmokeView {
   }
 
   private modelSection(model: NonNullable<SmokeReportDto['model']>): HTMLElement {
+    const inputs =
+      model.inputs === 'reference' ? l10n.t('reference inputs') : l10n.t('generated inputs');
+    const ms = formatMs(model.ms);
     return h(
       'section',
       {
@@ -359,7 +404,11 @@ export class SmokeView {
         'h3',
         null,
         icon(model.ok ? 'pass' : 'error', model.ok ? 'ok-icon' : 'error-icon'),
-        ` Whole model: ${model.patched} initializer${model.patched === 1 ? '' : 's'} patched, ${model.inputs} inputs, ${formatMs(model.ms)}`,
+        ` ${
+          model.patched === 1
+            ? l10n.t('Whole model: {0} initializer patched, {1}, {2}', model.patched, inputs, ms)
+            : l10n.t('Whole model: {0} initializers patched, {1}, {2}', model.patched, inputs, ms)
+        }`,
       ),
       ...model.problems.map((p) => h('p', { className: 'warning' }, icon('warning'), p)),
       h(
@@ -368,11 +417,11 @@ export class SmokeView {
         h(
           'tr',
           null,
-          h('th', null, 'Output'),
-          h('th', null, 'Shape'),
-          h('th', null, 'Finite'),
-          h('th', { className: 'num' }, 'Relative change'),
-          h('th', { className: 'num' }, 'Error vs reference'),
+          h('th', null, l10n.t('Output')),
+          h('th', null, l10n.t('Shape')),
+          h('th', null, l10n.t('Finite')),
+          h('th', { className: 'num' }, l10n.t('Relative change')),
+          h('th', { className: 'num' }, l10n.t('Error vs reference')),
           h('th', null, ''),
         ),
         ...model.outputs.map((o) =>
@@ -381,7 +430,7 @@ export class SmokeView {
             { 'data-testid': 'smoke-model-output', 'data-ok': String(o.ok) },
             h('td', null, h('code', null, o.name)),
             h('td', null, formatShape(o.shape)),
-            h('td', { className: o.finite ? '' : 'bad' }, o.finite ? 'yes' : 'no'),
+            h('td', { className: o.finite ? '' : 'bad' }, o.finite ? l10n.t('yes') : l10n.t('no')),
             h('td', { className: 'num' }, formatRatio(o.relativeChange)),
             h('td', { className: 'num' }, formatError(o.maxAbsErrVsReference)),
             h('td', null, icon(o.ok ? 'pass' : 'error', o.ok ? 'ok-icon' : 'error-icon')),
@@ -398,11 +447,19 @@ export class SmokeView {
     this.counts.dataset.pass = String(c.pass);
     this.counts.dataset.warn = String(c.warn);
     this.counts.dataset.fail = String(c.fail);
-    this.counts.textContent =
-      `${this.rows.length}${this.view.running && this.liveTotal ? `/${this.liveTotal}` : ''} modules · ` +
-      `${c.pass} pass · ${c.warn} warn · ${c.fail} fail` +
-      (c.skipped ? ` · ${c.skipped} skipped` : '') +
-      ' · Enter or click reveals a module in the Tensors tab';
+    const n = this.rows.length;
+    this.counts.textContent = [
+      this.view.running && this.liveTotal
+        ? l10n.t('{0}/{1} modules', n, this.liveTotal)
+        : l10n.t('{0} modules', n),
+      l10n.t('{0} pass', c.pass),
+      l10n.t('{0} warn', c.warn),
+      l10n.t('{0} fail', c.fail),
+      c.skipped ? l10n.t('{0} skipped', c.skipped) : null,
+      l10n.t('Enter or click reveals a module in the Tensors tab'),
+    ]
+      .filter((part) => part !== null)
+      .join(' · ');
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     this.queueRender();
   }
@@ -440,7 +497,7 @@ export class SmokeView {
         'data-target': r.target ?? '',
         'data-status': r.status,
         title:
-          `${r.module}\n→ ${r.target ?? 'no target'}${r.variant ? ` (${r.variant})` : ''}\n` +
+          `${r.module}\n→ ${r.target ?? l10n.t('no target')}${r.variant ? ` (${r.variant})` : ''}\n` +
           r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name}: ${c.message}`).join('\n'),
       },
       h('span', { className: 'cell module' }, shortPath(r.module)),
@@ -449,7 +506,7 @@ export class SmokeView {
         'span',
         { className: `cell status ${r.status}` },
         icon(STATUS_ICON[r.status]),
-        ` ${r.status}`,
+        ` ${statusLabel(r.status)}`,
       ),
       h('span', { className: 'cell num' }, formatError(r.maxAbsErr)),
       h('span', { className: 'cell num' }, formatRatio(r.deltaRatio)),
