@@ -116,6 +116,7 @@ describe('the GPU smoke test in the editor', () => {
       );
       assert.equal(await q.getAttribute('data-target'), 'model.layers.0.self_attn.q_proj.weight');
       assert.equal(await q.getAttribute('data-status'), 'pass');
+      assert.equal(await q.locator('[data-shape]').getAttribute('data-shape'), 'ok');
       await s.screenshot('smoke');
     },
     240_000,

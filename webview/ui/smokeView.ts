@@ -116,6 +116,7 @@ export class SmokeView {
         { className: 'row srow header-row', 'aria-hidden': 'true' },
         h('span', { className: 'cell' }, l10n.t('Module')),
         h('span', { className: 'cell' }, l10n.t('Target')),
+        h('span', { className: 'cell' }, l10n.t('Shapes')),
         h('span', { className: 'cell' }, l10n.t('Status')),
         h('span', { className: 'cell num' }, l10n.t('Max error')),
         h('span', { className: 'cell num' }, l10n.t('Delta')),
@@ -502,6 +503,7 @@ export class SmokeView {
       },
       h('span', { className: 'cell module' }, shortPath(r.module)),
       h('span', { className: 'cell muted' }, r.target ? shortPath(r.target) : '—'),
+      shapeCell(r.checks),
       h(
         'span',
         { className: `cell status ${r.status}` },
@@ -553,4 +555,20 @@ export class SmokeView {
       action();
     }
   }
+}
+
+/** The shape check on its own: the first thing a user asks of a module that will not load. */
+function shapeCell(checks: readonly { name: string; ok: boolean; message: string }[]): HTMLElement {
+  const shape = checks.find((c) => c.name === 'shape');
+  if (!shape) return h('span', { className: 'cell muted', 'data-shape': 'unchecked' }, '—');
+  return h(
+    'span',
+    {
+      className: `cell status ${shape.ok ? 'pass' : 'fail'}`,
+      title: shape.message,
+      'data-shape': shape.ok ? 'ok' : 'mismatch',
+    },
+    icon(shape.ok ? 'check' : 'error'),
+    ` ${shape.ok ? l10n.t('fit') : l10n.t('mismatch')}`,
+  );
 }
