@@ -255,6 +255,7 @@ export class Session {
           [...this.commonArgs(), '--install-extension', vsix, '--force'],
           { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
         );
+        assertPlatformInstall(this.extensionsDir);
       });
     }
 
@@ -708,4 +709,24 @@ export function scenario(
       recordTiming(`scenario: ${title}`, Date.now() - start);
     }
   });
+}
+
+/**
+ * The installed extension is the platform VSIX a user gets: the smoke worker, and onnxruntime's
+ * binaries for this platform only (the npm package carries every platform's).
+ */
+function assertPlatformInstall(extensionsDir: string): void {
+  const installed = readdirSync(extensionsDir).find((d) => d.startsWith('lora-lens.lora-lens-'));
+  if (!installed) throw new Error(`the VSIX did not install into ${extensionsDir}`);
+  const root = path.join(extensionsDir, installed);
+  const bin = path.join(root, 'dist', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+  const shipped = readdirSync(bin).flatMap((os) =>
+    readdirSync(path.join(bin, os)).map((arch) => `${os}/${arch}`),
+  );
+  const host = `${process.platform}/${process.arch}`;
+  if (shipped.length !== 1 || shipped[0] !== host)
+    throw new Error(`the VSIX ships onnxruntime for [${shipped.join(', ')}], not just ${host}`);
+  for (const f of ['dist/extension.js', 'dist/smokeWorker.js', 'package.nls.json']) {
+    if (!existsSync(path.join(root, f))) throw new Error(`the installed extension lacks ${f}`);
+  }
 }
