@@ -12,7 +12,25 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`, or fails with a named error. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads `target.length` bytes at `offset` into `target` and returns it. Sources that can fill a
+   * caller's buffer implement it, so a loop over large tensors reuses one buffer instead of
+   * allocating (and page-faulting) a fresh one per read.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+/** `length` bytes at `offset`, into `into` when the source can and the sizes agree. */
+export function readRange(
+  source: ByteSource,
+  offset: number,
+  length: number,
+  into?: Uint8Array,
+): Promise<Uint8Array> {
+  return into && into.length === length && source.readInto
+    ? source.readInto(offset, into)
+    : source.read(offset, length);
 }
 
 function checkRange(source: ByteSource, offset: number, length: number): void {
@@ -57,10 +75,16 @@ export class FileByteSource implements ByteSource {
     }
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
-    // Unzeroed and unpooled: every byte is overwritten below (or we throw), and callers may keep it.
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    // Unzeroed and unpooled: every byte is overwritten by readInto (or it throws), and callers may
+    // keep it.
+    return this.readInto(offset, new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length));
+  }
+
+  async readInto(offset: number, out: Uint8Array): Promise<Uint8Array> {
+    const length = out.length;
+    checkRange(this, offset, length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);

@@ -90,8 +90,12 @@ export interface CheckpointInfo {
 /** An open checkpoint: its header facts plus on-demand access to tensor bytes. */
 export interface Checkpoint extends CheckpointInfo {
   tensor(name: string): TensorInfo;
-  /** Raw little-endian bytes of one tensor, or of `count` elements from `start`. */
-  readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array>;
+  /**
+   * Raw little-endian bytes of one tensor, or of `count` elements from `start`. `into`, a buffer of
+   * exactly that many bytes, may be filled and returned instead of a new array (formats that read
+   * straight from a file do): always use the returned array.
+   */
+  readTensorBytes(tensor: TensorInfo, range?: ElementRange, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import type { ByteSource } from './byteSource.js';
+import { readRange, type ByteSource } from './byteSource.js';
 import {
   type Checkpoint,
   type CheckpointReader,
@@ -362,9 +362,13 @@ class SafetensorsCheckpoint implements Checkpoint {
     return this.index.get(name);
   }
 
-  async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+  async readTensorBytes(
+    tensor: TensorInfo,
+    range?: ElementRange,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const { offset, length } = byteRangeOf(tensor, range);
-    return this.source.read(offset, length);
+    return readRange(this.source, offset, length, into);
   }
 
   close(): Promise<void> {

@@ -192,7 +192,11 @@ class ShardedCheckpoint implements Checkpoint {
     return this.index.get(name);
   }
 
-  readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+  readTensorBytes(
+    tensor: TensorInfo,
+    range?: ElementRange,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const shard = this.shards.get(tensor.file ?? '');
     if (!shard)
       throw new CheckpointError(
@@ -200,7 +204,7 @@ class ShardedCheckpoint implements Checkpoint {
         `tensor "${tensor.name}" is in no open shard`,
         tensor.name,
       );
-    return shard.readTensorBytes(shard.tensor(tensor.name), range);
+    return shard.readTensorBytes(shard.tensor(tensor.name), range, into);
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ import {
 import type { SessionCache } from './sessions.js';
 import {
   decodeInto,
+  floatBytes,
   sliceColumns,
   toFloat32,
   transpose2d,
@@ -167,7 +168,8 @@ async function readChunked(
   const out = scratch ? scratch.take(count) : new Float32Array(count);
   for (let done = 0; done < count; done += READ_CHUNK) {
     const n = Math.min(READ_CHUNK, count - done);
-    const bytes = await cp.readTensorBytes(t, { start: start + done, count: n });
+    const into = scratch?.bytes(n * floatBytes(t.dtype));
+    const bytes = await cp.readTensorBytes(t, { start: start + done, count: n }, into);
     decodeInto(bytes, t.dtype, out.subarray(done, done + n));
   }
   return out;

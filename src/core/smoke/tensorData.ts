@@ -37,6 +37,17 @@ function u16(bytes: Uint8Array): Uint16Array {
  */
 export class Float32Scratch {
   private buffer = new Float32Array(0);
+  private raw = new Uint8Array(0);
+
+  /** A reusable byte buffer for the file reads that feed `take` (valid until the next call). */
+  bytes(n: number): Uint8Array {
+    if (this.raw.length < n) {
+      this.raw = new Uint8Array(0);
+      this.raw = new Uint8Array(n);
+    }
+    return this.raw.subarray(0, n);
+  }
+
   /** A view of `n` elements; valid until the next call. */
   take(n: number): Float32Array {
     if (this.buffer.length < n) {

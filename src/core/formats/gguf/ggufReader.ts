@@ -1,4 +1,4 @@
-import type { ByteSource } from '../byteSource.js';
+import { readRange, type ByteSource } from '../byteSource.js';
 import type {
   Checkpoint,
   CheckpointReader,
@@ -93,9 +93,13 @@ class GgufCheckpoint implements Checkpoint {
     return this.index.get(name);
   }
 
-  async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+  async readTensorBytes(
+    tensor: TensorInfo,
+    range?: ElementRange,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const { offset, length } = byteRangeOf(tensor, range);
-    if (this.littleEndian) return this.source.read(offset, length);
+    if (this.littleEndian) return readRange(this.source, offset, length, into);
     const type = this.ggmlTypes.get(tensor.name);
     if (!type || !SWAPPED_IN_BIG_ENDIAN.has(type.name)) {
       throw new CheckpointError(

@@ -1,4 +1,4 @@
-import type { ByteSource } from '../byteSource.js';
+import { readRange, type ByteSource } from '../byteSource.js';
 import {
   summarizeDtypes,
   type Checkpoint,
@@ -93,13 +93,17 @@ class OnnxCheckpoint implements Checkpoint {
     return t;
   }
 
-  async readTensorBytes(tensor: TensorInfo, range?: ElementRange): Promise<Uint8Array> {
+  async readTensorBytes(
+    tensor: TensorInfo,
+    range?: ElementRange,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const info = this.tensor(tensor.name);
     const storage = this.storage.get(info.name) as TensorStorage;
     switch (storage.kind) {
       case 'inline': {
         const { offset, length } = byteRangeOf(info, range);
-        return this.source.read(offset, length);
+        return readRange(this.source, offset, length, into);
       }
       case 'external': {
         if (storage.problem) {
@@ -107,7 +111,7 @@ class OnnxCheckpoint implements Checkpoint {
         }
         const { offset, length } = byteRangeOf(info, range);
         const file = await this.external(info.file as string);
-        return file.read(offset, length);
+        return readRange(file, offset, length, into);
       }
       case 'typed': {
         const bytes = await decodeTypedData(
