@@ -46,6 +46,15 @@ class BufferedWriter {
     this.used += bytes.length;
   }
 
+  /** Lets `fill` read `n` bytes straight into the buffer (n ≤ the buffer's size). */
+  async putFrom(n: number, fill: (into: Uint8Array) => Promise<Uint8Array>): Promise<void> {
+    if (this.used + n > this.buffer.length) await this.flush();
+    const view = this.buffer.subarray(this.used, this.used + n);
+    const got = await fill(view);
+    if (got !== view) view.set(got);
+    this.used += n;
+  }
+
   async flush(): Promise<void> {
     if (this.used === 0) return;
     const n = this.used;
@@ -133,6 +142,9 @@ export async function writeSafetensors(
     path,
     async (handle) => {
       const out = new BufferedWriter(handle);
+      // Large tensors are copied through this one buffer: a fresh 8 MiB array per chunk costs
+      // page faults and GC for nothing (the write finishes before the next read reuses it).
+      const chunk = new Uint8Array(Buffer.allocUnsafeSlow(COPY_CHUNK).buffer, 0, COPY_CHUNK);
       const prefix = Buffer.alloc(8);
       prefix.writeBigUInt64LE(BigInt(headerBytes.length));
       await out.put(prefix);
@@ -143,16 +155,28 @@ export async function writeSafetensors(
       const ahead = new Map<number, Promise<Uint8Array>>();
       const prefetch = (i: number) => {
         const p = planned[i];
-        if (p && small(p) && !ahead.has(i)) ahead.set(i, p.t.checkpoint.readTensorBytes(p.t.from));
+        if (p && small(p) && !ahead.has(i) && spanRun(planned, i).count === 0)
+          ahead.set(i, p.t.checkpoint.readTensorBytes(p.t.from));
       };
       for (let i = 0; i < planned.length; i++) {
+        const run = spanRun(planned, i);
+        if (run.count > 0) {
+          // Adjacent small tensors of one file: one read, straight into the output buffer.
+          const from = (planned[i] as (typeof planned)[number]).t;
+          const read = from.checkpoint.readSpan?.bind(from.checkpoint);
+          if (read) {
+            await out.putFrom(run.bytes, (into) => read(from.from.offset, run.bytes, into));
+            i += run.count - 1;
+            continue;
+          }
+        }
         for (let k = i; k < i + PREFETCH; k++) prefetch(k);
         const p = planned[i] as (typeof planned)[number];
         const ready = ahead.get(i);
         if (ready) {
           ahead.delete(i);
           await out.put(await ready);
-        } else await writeTensor(p.t, p.dtype, (b) => out.put(b));
+        } else await writeTensor(p.t, p.dtype, (b) => out.put(b), chunk);
       }
       await out.flush();
     },
@@ -161,10 +185,49 @@ export async function writeSafetensors(
   return { tensors: planned.length, bytes: 8 + headerBytes.length + offset };
 }
 
+interface Planned {
+  readonly t: TensorToWrite;
+  readonly dtype: DType;
+  readonly bytes: number;
+}
+
+/**
+ * How many tensors from `i` on are byte-for-byte copies lying back to back in one single-file
+ * checkpoint (files written by the crate keep the same order), up to COPY_CHUNK bytes in all.
+ * 0 when `planned[i]` cannot be copied that way.
+ */
+function spanRun(planned: readonly Planned[], i: number): { count: number; bytes: number } {
+  const plain = (p: Planned | undefined): p is Planned =>
+    p !== undefined &&
+    p.dtype === p.t.from.dtype &&
+    p.t.from.offset >= 0 &&
+    p.t.from.file === undefined &&
+    p.t.from.byteLength === p.bytes &&
+    p.t.checkpoint.readSpan !== undefined;
+  const first = planned[i];
+  if (!plain(first) || first.bytes > COPY_CHUNK) return { count: 0, bytes: 0 };
+  let count = 1;
+  let bytes = first.bytes;
+  for (;;) {
+    const next = planned[i + count];
+    if (
+      !plain(next) ||
+      next.t.checkpoint !== first.t.checkpoint ||
+      next.t.from.offset !== first.t.from.offset + bytes ||
+      bytes + next.bytes > COPY_CHUNK
+    )
+      break;
+    bytes += next.bytes;
+    count++;
+  }
+  return { count, bytes };
+}
+
 async function writeTensor(
   t: TensorToWrite,
   dtype: DType,
   put: (b: Uint8Array) => Promise<void>,
+  chunk: Uint8Array,
 ): Promise<void> {
   const { from, checkpoint } = t;
   const n = from.parameterCount;
@@ -176,9 +239,14 @@ async function writeTensor(
     isDType(from.dtype) &&
     DTYPE_BITS[from.dtype] % 8 === 0
   ) {
-    const per = Math.floor(COPY_CHUNK / (DTYPE_BITS[from.dtype] / 8));
-    for (let start = 0; start < n; start += per)
-      await put(await checkpoint.readTensorBytes(from, { start, count: Math.min(per, n - start) }));
+    const size = DTYPE_BITS[from.dtype] / 8;
+    const per = Math.floor(COPY_CHUNK / size);
+    for (let start = 0; start < n; start += per) {
+      const count = Math.min(per, n - start);
+      await put(
+        await checkpoint.readTensorBytes(from, { start, count }, chunk.subarray(0, count * size)),
+      );
+    }
     return;
   }
   if (!converting) {

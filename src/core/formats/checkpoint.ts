@@ -96,6 +96,11 @@ export interface Checkpoint extends CheckpointInfo {
    * straight from a file do): always use the returned array.
    */
   readTensorBytes(tensor: TensorInfo, range?: ElementRange, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Single-file formats whose tensor offsets are absolute in the opened file: `length` bytes at
+   * `offset`, into `into` when given. Lets a writer copy a run of adjacent tensors in one read.
+   */
+  readSpan?(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 

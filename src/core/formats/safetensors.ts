@@ -362,6 +362,10 @@ class SafetensorsCheckpoint implements Checkpoint {
     return this.index.get(name);
   }
 
+  readSpan(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return readRange(this.source, offset, length, into);
+  }
+
   async readTensorBytes(
     tensor: TensorInfo,
     range?: ElementRange,

@@ -83,7 +83,11 @@ describe('safetensors writer', () => {
     const out = join(dir, 'atomic.safetensors');
     await writeFile(out, 'previous contents');
     const broken = Object.create(src) as Checkpoint;
+    // Both read paths: per tensor, and spans of adjacent tensors.
     broken.readTensorBytes = async () => {
+      throw new CheckpointError('IoError', 'disk on fire');
+    };
+    broken.readSpan = async () => {
       throw new CheckpointError('IoError', 'disk on fire');
     };
     await assert.rejects(
