@@ -110,6 +110,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   private updateMappingContext(): void {
     const session = this.active ? this.sessions.get(this.active) : undefined;
     const has = session?.hasMapping === true;
+    void this.status.show(this.active, session?.mappingState);
     void vscode.commands.executeCommand('setContext', 'loraLens.hasMapping', has);
     void vscode.commands.executeCommand(
       'setContext',
@@ -269,7 +270,6 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         'loraLens.editorActive',
         this.active !== undefined,
       );
-      void this.status.show(this.active);
       this.updateMappingContext();
     };
     track();

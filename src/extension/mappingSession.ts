@@ -28,6 +28,11 @@ const UNUSED_SHOWN = 500;
  * One adapter's mapping onto its base: the base it uses, the user's overrides (remembered per adapter and
  * base, winning over the matcher), and the matcher's result. Recomputed whenever one of them changes.
  */
+export interface MappingState {
+  readonly mapped: number;
+  readonly total: number;
+}
+
 export class MappingSession {
   private base: { ref: string; checkpoint: Checkpoint } | undefined;
   private baseError: ReturnType<typeof toCheckpointError> | undefined;
@@ -292,6 +297,14 @@ export class MappingSession {
   /** Whether there is a mapping to export. */
   get hasMapping(): boolean {
     return this.result !== undefined;
+  }
+
+  /** For the status bar: how many modules have a target, and how many do not. */
+  get mappingState(): MappingState | undefined {
+    const r = this.result;
+    if (!r) return undefined;
+    const mapped = r.mappings.filter((m) => m.target !== null).length;
+    return { mapped, total: mapped + r.unmatchedAdapter.length };
   }
 
   private async ready(): Promise<{

@@ -1,7 +1,11 @@
 import * as vscode from 'vscode';
 import type { CheckpointDocument } from './checkpointDocument.js';
+import type { MappingState } from './mappingSession.js';
 
-/** While a LoRA Lens editor is active: what the file is (`PEFT r=16`), its tensor count, or its error. */
+/**
+ * While a LoRA Lens editor is active: what the file is (`PEFT r=16`), its module or tensor count or
+ * its error, and once a base is chosen the mapping state (`42/42 mapped`, `3 unmatched`).
+ */
 export class CheckpointStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem(
     'loraLens.status',
@@ -14,7 +18,7 @@ export class CheckpointStatusBar implements vscode.Disposable {
     this.item.command = 'loraLens.showLog';
   }
 
-  async show(document: CheckpointDocument | undefined): Promise<void> {
+  async show(document: CheckpointDocument | undefined, mapping?: MappingState): Promise<void> {
     if (!document) {
       this.item.hide();
       return;
@@ -32,11 +36,17 @@ export class CheckpointStatusBar implements vscode.Disposable {
             ? vscode.l10n.t('mixed ranks')
             : '';
       const args = { family: l.familyLabel, rank, modules: l.modules };
+      const unmatched = mapping ? mapping.total - mapping.mapped : 0;
+      const state = !mapping
+        ? ''
+        : unmatched > 0
+          ? ` · ${vscode.l10n.t('{0} unmatched', unmatched)}`
+          : ` · ${vscode.l10n.t('{0}/{1} mapped', mapping.mapped, mapping.total)}`;
       this.item.text = `$(layers) ${
         rank
           ? vscode.l10n.t('{family} {rank} · {modules} modules', args)
           : vscode.l10n.t('{family} · {modules} modules', args)
-      }`;
+      }${state}`;
       this.item.tooltip = vscode.l10n.t('{file}: {family} adapter, {modules} modules', {
         file: document.fileName,
         family: l.familyLabel,

@@ -44,6 +44,10 @@ describe('mapping an adapter onto its base model', () => {
     assert.equal(await counts.getAttribute('data-mapped'), '8');
     assert.equal(await counts.getAttribute('data-unmatched'), '0');
     assert.equal(await counts.getAttribute('data-high'), '8');
+    // The status bar carries the mapping state while the editor is active.
+    await s.page
+      .locator('.statusbar-item', { hasText: '8/8 mapped' })
+      .waitFor({ timeout: TIMEOUT.ui });
     const q = app.locator(
       '[data-testid=mapping-row][data-module="base_model.model.model.layers.0.self_attn.q_proj"]',
     );
