@@ -15,6 +15,7 @@ import { smokeText } from '../../src/cli/smokeCommand.js';
 import { runSmokeInChild } from '../../src/core/smoke/host/client.js';
 import { readMappingFile, writeMappingFile } from '../../src/core/mapping/export/mappingFile.js';
 import { SmokeError, type SmokeReport } from '../../src/core/smoke/types.js';
+import { skipWithoutWebgpu } from '../helpers/webgpu.js';
 
 const ADAPTER = 'samples/tiny-llama-lora';
 const BASE = 'samples/tiny-llama/model.safetensors';
@@ -119,7 +120,7 @@ describe('lora-lens smoke / merge', () => {
     const j = JSON.parse(out);
     const why = j.error?.message ?? j.epTried?.[0]?.error;
     if (j.ep !== 'webgpu' && why) {
-      t.skip(`WebGPU is not available here: ${why}`);
+      skipWithoutWebgpu(t, String(why));
       return;
     }
     assert.equal(code, 0, out);

@@ -13,6 +13,7 @@ import {
   probeCuda,
 } from '../../../src/core/smoke/ep.js';
 import { SessionCache } from '../../../src/core/smoke/sessions.js';
+import { skipWithoutWebgpu } from '../../helpers/webgpu.js';
 import type { EpName } from '../../../src/core/smoke/types.js';
 
 const dirs: string[] = [];
@@ -200,9 +201,7 @@ describe('placement from a profile', () => {
       try {
         y = (await cache.run({ variant: 'linear' }, feeds)).y as Float32Array;
       } catch (e) {
-        t.skip(
-          `webgpu unavailable here: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
-        );
+        skipWithoutWebgpu(t, e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e));
         return;
       }
       // y = W·x + 0.5·B·(A·x) = [1, 2] + 0.5·3·[1, −1]
