@@ -1,27 +1,14 @@
 import { resolve } from 'node:path';
 import { sourceFiles } from '../core/export/sourceFiles.js';
-import type { Checkpoint } from '../core/formats/checkpoint.js';
-import { openPath, parseHubRef, type HubOptions } from '../core/formats/index.js';
-import { scalarReader } from '../core/lora/checkpointScalars.js';
-import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
+import type { HubOptions } from '../core/formats/index.js';
 import {
-  checkpointIdentity,
-  identityMatches,
-  overridesFrom,
-  readMappingFile,
   toMappingFile,
   writeMappingFile,
   writeRemappedAdapter,
   type ExportNaming,
 } from '../core/mapping/export/index.js';
-import { mapAdapter } from '../core/mapping/index.js';
-import type {
-  CheckpointIdentity,
-  MappingConflict,
-  MappingOverride,
-  MappingResult,
-  TargetSlice,
-} from '../core/mapping/types.js';
+import { openMappedPair, type MappedPair } from '../core/mapping/mappedPair.js';
+import type { CheckpointIdentity, MappingConflict, TargetSlice } from '../core/mapping/types.js';
 import { formatBytes, formatInt } from '../shared/format.js';
 
 export interface MapCliOptions {
@@ -58,52 +45,24 @@ export interface MapJson {
   warnings: string[];
 }
 
-/** Opens both checkpoints, runs `use`, and closes whatever was opened. */
-async function withPair<T>(
+/** Opens and maps the pair (mapping file applied), runs `use`, and closes both. */
+async function withMappedPair<T>(
   adapterPath: string,
   basePath: string,
-  hub: HubOptions | undefined,
-  use: (adapter: Checkpoint, base: Checkpoint, analysis: LoraAnalysis) => Promise<T>,
+  options: { readonly hub?: HubOptions; readonly mappingPath?: string },
+  use: (pair: MappedPair) => Promise<T>,
 ): Promise<T> {
-  const opts = hub ? { hub } : {};
-  const adapter = await openPath(adapterPath, opts);
+  const pair = await openMappedPair({
+    adapterPath,
+    basePath,
+    ...(options.mappingPath ? { mappingPath: options.mappingPath } : {}),
+    ...(options.hub ? { hub: options.hub } : {}),
+  });
   try {
-    const base = await openPath(basePath, opts);
-    try {
-      const analysis = await analyzeLora(adapter, { readScalar: scalarReader(adapter) });
-      return await use(adapter, base, analysis);
-    } finally {
-      await base.close();
-    }
+    return await use(pair);
   } finally {
-    await adapter.close();
+    await pair.close();
   }
-}
-
-/** Overrides from a mapping file, with warnings when the file was made for other checkpoints. */
-async function loadOverrides(
-  mappingPath: string | undefined,
-  adapterId: CheckpointIdentity,
-  baseId: CheckpointIdentity,
-  warnings: string[],
-): Promise<MappingOverride[] | undefined> {
-  if (!mappingPath) return undefined;
-  const file = await readMappingFile(mappingPath);
-  if (!identityMatches(file.adapter, adapterId))
-    warnings.push(
-      `${mappingPath} was made for adapter ${file.adapter.path}, whose header differs from ${adapterId.path}`,
-    );
-  if (!identityMatches(file.base, baseId))
-    warnings.push(
-      `${mappingPath} was made for base ${file.base.path}, whose header differs from ${baseId.path}`,
-    );
-  return overridesFrom(file, { all: true });
-}
-
-/** Every local file a command reads: never written to. */
-
-function identityPath(p: string): string {
-  return parseHubRef(p) ? p : resolve(p);
 }
 
 /** `lora-lens map`: the mapping of an adapter onto a base, as JSON. */
@@ -112,16 +71,8 @@ export async function runMap(
   basePath: string,
   options: MapCliOptions = {},
 ): Promise<MapJson> {
-  return withPair(adapterPath, basePath, options.hub, async (adapter, base, analysis) => {
-    const warnings: string[] = [];
-    const adapterId = await checkpointIdentity(adapter, identityPath(adapterPath));
-    const baseId = await checkpointIdentity(base, identityPath(basePath));
-    const overrides = await loadOverrides(options.mappingPath, adapterId, baseId, warnings);
-    const result: MappingResult = mapAdapter(
-      { analysis, info: adapter },
-      base,
-      overrides ? { overrides } : {},
-    );
+  return withMappedPair(adapterPath, basePath, options, async (pair) => {
+    const { mapping: result, adapterId, baseId } = pair;
     let saved: string | null = null;
     if (options.savePath) {
       saved = resolve(options.savePath);
@@ -151,7 +102,7 @@ export async function runMap(
       adapter: adapterId,
       base: baseId,
       saved,
-      warnings,
+      warnings: [...pair.warnings],
     };
   });
 }
@@ -238,15 +189,8 @@ export async function runExport(
   basePath: string,
   options: ExportCliOptions,
 ): Promise<ExportJson> {
-  return withPair(adapterPath, basePath, options.hub, async (adapter, base, analysis) => {
-    const warnings: string[] = [];
-    let overrides: MappingOverride[] | undefined;
-    if (options.mappingPath) {
-      const adapterId = await checkpointIdentity(adapter, identityPath(adapterPath));
-      const baseId = await checkpointIdentity(base, identityPath(basePath));
-      overrides = await loadOverrides(options.mappingPath, adapterId, baseId, warnings);
-    }
-    const result = mapAdapter({ analysis, info: adapter }, base, overrides ? { overrides } : {});
+  return withMappedPair(adapterPath, basePath, options, async (pair) => {
+    const { adapter, base, analysis, mapping: result } = pair;
     const protect = await sourceFiles([
       adapterPath,
       basePath,
@@ -265,7 +209,7 @@ export async function runExport(
       adapterConfig: r.adapterConfigPath,
       modules: r.modules.length,
       skipped: [...r.skipped],
-      warnings: [...warnings, ...r.warnings],
+      warnings: [...pair.warnings, ...r.warnings],
     };
   });
 }
