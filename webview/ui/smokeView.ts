@@ -20,6 +20,7 @@ import {
 } from '../../src/shared/smokeRows.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import { movementKeys, scrollRowIntoView } from './listMoves.js';
 import '../l10n.js';
 
 const ROW_HEIGHT = 24;
@@ -519,10 +520,7 @@ export class SmokeView {
 
   private select(index: number): void {
     this.selected = Math.max(0, Math.min(index, this.rows.length - 1));
-    const top = this.selected * ROW_HEIGHT;
-    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
-    else if (top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight)
-      this.viewport.scrollTop = top + ROW_HEIGHT - this.viewport.clientHeight;
+    scrollRowIntoView(this.viewport, this.selected, ROW_HEIGHT);
     this.queueRender();
   }
 
@@ -536,14 +534,10 @@ export class SmokeView {
   }
 
   private onKey(e: KeyboardEvent): void {
-    const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
     const keys: Record<string, () => void> = {
-      ArrowDown: () => this.select(this.selected + 1),
-      ArrowUp: () => this.select(this.selected - 1),
-      PageDown: () => this.select(this.selected + page),
-      PageUp: () => this.select(this.selected - page),
-      Home: () => this.select(0),
-      End: () => this.select(this.rows.length - 1),
+      ...movementKeys(this.viewport, ROW_HEIGHT, this.selected, this.rows.length, (i) =>
+        this.select(i),
+      ),
       Enter: () => {
         const row = this.rows[this.selected];
         if (row) this.revealModule(row.module);

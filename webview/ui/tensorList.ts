@@ -4,6 +4,7 @@ import type { Grouping, TreeRowDto, TreeStateDto } from '../../src/shared/protoc
 import { saveViewState, type Rpc } from '../rpc.js';
 import { h, highlighted, icon } from './dom.js';
 import '../l10n.js';
+import { movementKeys, scrollRowIntoView } from './listMoves.js';
 
 const ROW_HEIGHT = 22;
 const PAGE = 100;
@@ -404,24 +405,16 @@ export class TensorList {
 
   private select(index: number): void {
     this.selected = Math.max(0, Math.min(index, this.state.rowCount - 1));
-    const top = this.selected * ROW_HEIGHT;
-    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
-    else if (top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight) {
-      this.viewport.scrollTop = top + ROW_HEIGHT - this.viewport.clientHeight;
-    }
+    scrollRowIntoView(this.viewport, this.selected, ROW_HEIGHT);
     this.queueRender();
   }
 
   private onKey(e: KeyboardEvent): void {
-    const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
     const row = this.rowAt(this.selected);
     const keys: Record<string, () => void> = {
-      ArrowDown: () => this.select(this.selected + 1),
-      ArrowUp: () => this.select(this.selected - 1),
-      PageDown: () => this.select(this.selected + page),
-      PageUp: () => this.select(this.selected - page),
-      Home: () => this.select(0),
-      End: () => this.select(this.state.rowCount - 1),
+      ...movementKeys(this.viewport, ROW_HEIGHT, this.selected, this.state.rowCount, (i) =>
+        this.select(i),
+      ),
       ArrowRight: () => {
         if (row?.kind === 'group' && !row.expanded)
           void this.apply(
