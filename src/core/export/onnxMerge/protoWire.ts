@@ -4,11 +4,10 @@
  * version wrote (fields onnx-proto 8 does not know) survives a rewrite.
  */
 import { CheckpointError } from '../../formats/errors.js';
+import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../formats/onnx/wire.js';
 
-export const WIRE_VARINT = 0;
-export const WIRE_I64 = 1;
-export const WIRE_LEN = 2;
-export const WIRE_I32 = 5;
+// The reader's wire types, re-exported for the rewriters that import this module.
+export { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT };
 
 /** One field of a message: [start, end) is the whole field (tag included). */
 export interface WireField {
