@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import type { HubOptions } from '../core/formats/hub.js';
 import { openPath, parseHubRef } from '../core/formats/index.js';
+import { checkpointFilters } from './fileFilters.js';
 import { log, timed } from './log.js';
 import { defaultBaseModel, hubEndpoint } from './settings.js';
 
@@ -128,22 +129,7 @@ export class BaseModels implements vscode.Disposable {
       canSelectFolders: picked.action === 'folder',
       canSelectMany: false,
       title: vscode.l10n.t('Base model'),
-      ...(picked.action === 'file'
-        ? {
-            filters: {
-              [vscode.l10n.t('Checkpoints')]: [
-                'safetensors',
-                'json',
-                'bin',
-                'pt',
-                'pth',
-                'ckpt',
-                'gguf',
-                'onnx',
-              ],
-            },
-          }
-        : {}),
+      ...(picked.action === 'file' ? { filters: checkpointFilters(true) } : {}),
     });
     const uri = uris?.[0];
     if (!uri) return undefined;

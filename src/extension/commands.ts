@@ -4,6 +4,7 @@ import type { CheckpointEditorProvider } from './editorProvider.js';
 import { viewTypeFor } from './editorProvider.js';
 import { extractWeightsCommand } from './extractCommand.js';
 import { log } from './log.js';
+import { checkpointFilters } from './fileFilters.js';
 
 /** Palette and menu commands. Each does real work or says clearly why it cannot. */
 export function registerCommands(
@@ -16,18 +17,7 @@ export function registerCommands(
       if (!target) {
         const picked = await vscode.window.showOpenDialog({
           canSelectMany: false,
-          filters: {
-            [vscode.l10n.t('Checkpoints')]: [
-              'safetensors',
-              'bin',
-              'pt',
-              'pth',
-              'ckpt',
-              'gguf',
-              'onnx',
-              'json',
-            ],
-          },
+          filters: checkpointFilters(true),
           title: vscode.l10n.t('Open with LoRA Lens'),
         });
         if (!picked?.[0]) return;

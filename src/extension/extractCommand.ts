@@ -9,12 +9,8 @@ import { openPath } from '../core/formats/index.js';
 import { analyzeLora } from '../core/lora/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
 import { formatBytes, formatInt } from '../shared/format.js';
+import { checkpointFilters } from './fileFilters.js';
 import { log } from './log.js';
-
-/** A function, not a constant: the filter's label is localized, so it is built when the dialog opens. */
-const checkpointFilters = () => ({
-  [vscode.l10n.t('Checkpoints')]: ['safetensors', 'bin', 'pt', 'pth', 'ckpt', 'gguf', 'onnx'],
-});
 
 /** "LoRA Lens: Extract Weights-Only Adapter…": pick a source, a destination and a dtype; write atomically. */
 export async function extractWeightsCommand(source: vscode.Uri | undefined): Promise<void> {
@@ -23,7 +19,7 @@ export async function extractWeightsCommand(source: vscode.Uri | undefined): Pro
     (
       await vscode.window.showOpenDialog({
         canSelectMany: false,
-        filters: checkpointFilters(),
+        filters: checkpointFilters(false),
         title: vscode.l10n.t('Checkpoint to extract the adapter from'),
       })
     )?.[0];

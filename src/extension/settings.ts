@@ -21,10 +21,15 @@ export function defaultBaseModel(scope?: vscode.Uri): string | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const v = value.trim();
   if (v.startsWith('hf:') || v.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(v)) return v;
+  return inWorkspaceFolder(v, scope);
+}
+
+/** A relative path setting, resolved against the workspace folder of `scope` (or the first one). */
+function inWorkspaceFolder(relative: string, scope?: vscode.Uri): string {
   const folder = scope
     ? vscode.workspace.getWorkspaceFolder(scope)
     : vscode.workspace.workspaceFolders?.[0];
-  return folder ? vscode.Uri.joinPath(folder.uri, v).fsPath : v;
+  return folder ? vscode.Uri.joinPath(folder.uri, relative).fsPath : relative;
 }
 
 export function hubEndpoint(): string | undefined {
@@ -83,10 +88,7 @@ export function smokeReferencePath(scope?: vscode.Uri): string | undefined {
   );
   warnOnce(r.warning);
   if (!r.value || isAbsolute(r.value)) return r.value;
-  const folder = scope
-    ? vscode.workspace.getWorkspaceFolder(scope)
-    : vscode.workspace.workspaceFolders?.[0];
-  return folder ? vscode.Uri.joinPath(folder.uri, r.value).fsPath : r.value;
+  return inWorkspaceFolder(r.value, scope);
 }
 
 /** `loraLens.charts.enabled`: false hides the statistics chart of the Overview. */
