@@ -12,6 +12,13 @@ import { readSafetensorsFacts } from './safetensors';
 import { WEBGPU_REQUIRED } from '../helpers/webgpu';
 
 const ADAPTER = 'tiny-llama-lora/adapter_model.safetensors';
+/** The PEFT sample adapter and its config, as both sessions' workspaces hold them. */
+const ADAPTER_FILES = {
+  [ADAPTER]: { copyFrom: sample('tiny-llama-lora', 'adapter_model.safetensors') },
+  'tiny-llama-lora/adapter_config.json': {
+    copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
+  },
+};
 /** A cold onnxruntime load, a software Vulkan adapter and two cores: generous. */
 const RUN_TIMEOUT = 150_000;
 
@@ -59,10 +66,7 @@ describe('the GPU smoke test in the editor', () => {
         files: {
           'tiny-llama/model.safetensors': { copyFrom: sample('tiny-llama', 'model.safetensors') },
           'tiny-llama/config.json': { copyFrom: sample('tiny-llama', 'config.json') },
-          [ADAPTER]: { copyFrom: sample('tiny-llama-lora', 'adapter_model.safetensors') },
-          'tiny-llama-lora/adapter_config.json': {
-            copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
-          },
+          ...ADAPTER_FILES,
         },
       });
     },
@@ -182,10 +186,7 @@ describe('the smoke test and the merged export on an ONNX base', () => {
           'tiny-llama-onnx/reference.safetensors': {
             copyFrom: sample('tiny-llama-onnx', 'reference.safetensors'),
           },
-          [ADAPTER]: { copyFrom: sample('tiny-llama-lora', 'adapter_model.safetensors') },
-          'tiny-llama-lora/adapter_config.json': {
-            copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
-          },
+          ...ADAPTER_FILES,
         },
       });
     },
