@@ -4,6 +4,7 @@ import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
 import { TensorList } from './tensorList.js';
 import '../l10n.js';
+import { NOTHING_SHARED, pathLabel, sharedNote, sharedParts } from './pathLabels.js';
 
 const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
 
@@ -11,38 +12,6 @@ const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
 function order(a: MappingRowDto, b: MappingRowDto): number {
   const rank = (r: MappingRowDto) => (r.target === null ? 0 : LEVEL_ORDER[r.level]);
   return rank(a) - rank(b) || a.confidence - b.confidence || a.module.localeCompare(b.module);
-}
-
-/** Long module paths keep their distinctive end: "…layers.12.self_attn.q_proj". */
-/** The dotted segments every path starts with (with the trailing dot), when there are two or more. */
-function sharedPrefix(paths: readonly string[]): string {
-  if (paths.length < 2) return '';
-  const split = paths.map((p) => p.split('.'));
-  const first = split[0] ?? [];
-  let n = 0;
-  // Never the last segment of any path: the leaf must stay in the row.
-  while (n < first.length && split.every((s) => n < s.length - 1 && s[n] === first[n])) n++;
-  return n > 0 ? `${first.slice(0, n).join('.')}.` : '';
-}
-
-/**
- * A module or parameter path that keeps its end readable in a narrow column: the leaf (`q_proj`,
- * `q_proj.weight`) never shrinks, and the rest is cut from the left with an ellipsis by CSS.
- */
-function pathCode(full: string, prefix = '', suffix = ''): HTMLElement {
-  let path = full.startsWith(prefix) ? full.slice(prefix.length) : full;
-  if (suffix && path.endsWith(suffix)) path = path.slice(0, -suffix.length);
-  const parts = path.split('.');
-  const keep = /^(weight|bias|alpha)$/.test(parts[parts.length - 1] ?? '') ? 2 : 1;
-  const leaf = parts.slice(-keep).join('.');
-  const head = parts.length > keep ? `${parts.slice(0, -keep).join('.')}.` : '';
-  return h(
-    'code',
-    { className: 'path' },
-    // Left-to-right marks keep the dots in place inside the rtl box that does the clipping.
-    h('span', { className: 'path-head' }, head ? `\u200e${head}\u200e` : ''),
-    h('span', { className: 'path-leaf' }, leaf),
-  );
 }
 
 function levelText(level: MappingRowDto['level']): string {
@@ -69,7 +38,7 @@ function shapeText(r: MappingRowDto): string {
  * Enter to accept, R to re-target, Delete to reject.
  */
 export class MappingView {
-  private prefixes = { module: '', target: '', targetSuffix: '' };
+  private shared = { module: NOTHING_SHARED, target: NOTHING_SHARED };
   readonly element: HTMLElement;
   private view: MappingViewDto | undefined;
   private selected = 0;
@@ -278,26 +247,15 @@ export class MappingView {
   private renderTable(table: HTMLElement): void {
     const rows = this.rows();
     // What every row shares (`base_model.model.model.layers.`) says nothing: it moves to the header.
-    const targets = rows.flatMap((r) => (r.target ? [r.target] : []));
-    this.prefixes = {
-      module: sharedPrefix(rows.map((r) => r.moduleTarget)),
-      target: sharedPrefix(targets),
-      // `.weight` on every target: say it once, in the header.
-      targetSuffix:
-        targets.length > 1 && targets.every((t) => t.endsWith('.weight')) ? '.weight' : '',
+    this.shared = {
+      module: sharedParts(rows.map((r) => r.moduleTarget)),
+      target: sharedParts(rows.flatMap((r) => (r.target ? [r.target] : []))),
     };
-    const prefixNote = (p: string, s = '') =>
-      p || s ? h('code', { className: 'muted prefix', title: `${p}…${s}` }, ` ${p}…${s}`) : null;
     const header = h(
       'div',
       { className: 'mrow mhead', role: 'row' },
-      h('span', null, l10n.t('Module'), prefixNote(this.prefixes.module)),
-      h(
-        'span',
-        null,
-        l10n.t('Target in the base'),
-        prefixNote(this.prefixes.target, this.prefixes.targetSuffix),
-      ),
+      h('span', null, l10n.t('Module'), sharedNote(this.shared.module)),
+      h('span', null, l10n.t('Target in the base'), sharedNote(this.shared.target)),
       h('span', null, l10n.t('Confidence')),
       h('span', null, l10n.t('Shape check')),
       h('span', null, ''),
@@ -337,7 +295,7 @@ export class MappingView {
       h(
         'span',
         { className: 'mcell two-line', title: `${r.module}\n${r.reason}` },
-        pathCode(r.moduleTarget, this.prefixes.module),
+        pathLabel(r.moduleTarget, this.shared.module, 'code'),
         h(
           'span',
           { className: 'reason muted' },
@@ -348,7 +306,7 @@ export class MappingView {
         'span',
         { className: 'mcell', title: r.target ?? l10n.t('no target') },
         r.target
-          ? pathCode(r.target, this.prefixes.target, this.prefixes.targetSuffix)
+          ? pathLabel(r.target, this.shared.target, 'code')
           : h(
               'span',
               { className: 'bad' },

@@ -14,7 +14,6 @@ import {
   formatMs,
   formatRatio,
   orderSmokeRows,
-  shortPath,
   verdictLevel,
   type SmokeVerdictLevel,
 } from '../../src/shared/smokeRows.js';
@@ -22,6 +21,7 @@ import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
 import { movementKeys, scrollRowIntoView } from './listMoves.js';
 import '../l10n.js';
+import { NOTHING_SHARED, pathLabel, sharedNote, sharedParts } from './pathLabels.js';
 
 const ROW_HEIGHT = 24;
 const OVERSCAN = 8;
@@ -76,6 +76,9 @@ export class SmokeView {
   private liveMessage = '';
   private selected = 0;
   private renderQueued = false;
+  private shared = { module: NOTHING_SHARED, target: NOTHING_SHARED };
+  private readonly moduleHead = h('span', { className: 'cell' }, l10n.t('Module'));
+  private readonly targetHead = h('span', { className: 'cell' }, l10n.t('Target'));
   private readonly controls = h('div', { className: 'smoke-controls' });
   private readonly summary = h('div', { className: 'smoke-summary' });
   private readonly counts = h('div', {
@@ -115,8 +118,8 @@ export class SmokeView {
       h(
         'div',
         { className: 'row srow header-row', 'aria-hidden': 'true' },
-        h('span', { className: 'cell' }, l10n.t('Module')),
-        h('span', { className: 'cell' }, l10n.t('Target')),
+        this.moduleHead,
+        this.targetHead,
         h('span', { className: 'cell' }, l10n.t('Shapes')),
         h('span', { className: 'cell' }, l10n.t('Status')),
         h('span', { className: 'cell num' }, l10n.t('Max error')),
@@ -463,6 +466,13 @@ export class SmokeView {
       .filter((part) => part !== null)
       .join(' · ');
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
+    // What every row's paths share goes to the headers (recomputed as rows stream in).
+    this.shared = {
+      module: sharedParts(this.rows.map((r) => r.module)),
+      target: sharedParts(this.rows.flatMap((r) => (r.target ? [r.target] : []))),
+    };
+    this.moduleHead.replaceChildren(l10n.t('Module'), sharedNote(this.shared.module) ?? '');
+    this.targetHead.replaceChildren(l10n.t('Target'), sharedNote(this.shared.target) ?? '');
     this.queueRender();
   }
 
@@ -502,8 +512,12 @@ export class SmokeView {
           `${r.module}\n→ ${r.target ?? l10n.t('no target')}${r.variant ? ` (${r.variant})` : ''}\n` +
           r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name}: ${c.message}`).join('\n'),
       },
-      h('span', { className: 'cell module' }, shortPath(r.module)),
-      h('span', { className: 'cell muted' }, r.target ? shortPath(r.target) : '—'),
+      h('span', { className: 'cell module' }, pathLabel(r.module, this.shared.module)),
+      h(
+        'span',
+        { className: 'cell muted' },
+        r.target ? pathLabel(r.target, this.shared.target) : '—',
+      ),
       shapeCell(r.checks),
       h(
         'span',
