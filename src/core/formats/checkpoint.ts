@@ -1,5 +1,6 @@
 import type { ByteSource } from './byteSource.js';
 import type { Siblings } from './files.js';
+import type { QuantInfo } from './quant/types.js';
 
 export type CheckpointFormat = 'safetensors' | 'sharded-safetensors' | 'torch' | 'gguf' | 'onnx';
 
@@ -50,6 +51,11 @@ export interface TensorInfo {
   readonly role?: TensorRole;
   readonly storage?: TorchStorageRef;
   readonly consumers?: readonly TensorConsumer[];
+  /**
+   * Set on a logical weight made of quantized parts (formats/quant/): `dtype` is the scheme's, `shape` the
+   * logical [out, in], and the bytes are read through the checkpoint's `dequantizeRows`.
+   */
+  readonly quant?: QuantInfo;
 }
 
 export interface DtypeStats {

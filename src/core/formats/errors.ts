@@ -50,7 +50,10 @@ export type ReaderErrorCode =
   | 'InvalidConfig'
   | 'RemoteError'
   | 'WouldOverwriteSource'
-  | 'InvalidExport';
+  | 'InvalidExport'
+  // Quantized weights (formats/quant/).
+  | 'InvalidQuantization'
+  | 'UnsupportedQuantization';
 
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
