@@ -23,7 +23,7 @@ import { onnx } from 'onnx-proto';
 import { openPath } from '../src/core/formats/index.js';
 import { buildModuleGraph } from '../src/core/smoke/graphs.js';
 import { referenceLinear, spacedIndices } from '../src/core/smoke/reference.js';
-import { toFloat32 } from '../src/core/smoke/tensorData.js';
+import { toFloat32 } from '../src/core/formats/floatDecode.js';
 import { runSmokeInChild } from '../src/core/smoke/host/client.js';
 import type { ChildUsage } from '../src/core/smoke/host/protocol.js';
 import type { OrtModule } from '../src/core/smoke/run.js';

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { MemoryByteSource } from '../core/formats/byteSource.js';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
-import { openCheckpoint, openPath } from '../core/formats/index.js';
+import { logicalView, openCheckpoint, openPath } from '../core/formats/index.js';
 import { formatBytes } from '../shared/format.js';
 import { maxNonFileReadBytes } from './settings.js';
 
@@ -38,5 +38,5 @@ export async function openUri(uri: vscode.Uri): Promise<OpenedCheckpoint> {
     );
   }
   const source = new MemoryByteSource(await vscode.workspace.fs.readFile(uri), fileName(uri));
-  return { checkpoint: await openCheckpoint(source), access: 'whole' };
+  return { checkpoint: await logicalView(await openCheckpoint(source)), access: 'whole' };
 }

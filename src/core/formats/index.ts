@@ -14,6 +14,7 @@ export {
   openCheckpoint,
   openFileIn,
   openFolder,
+  logicalView,
   openPath,
   READERS,
   type OpenOptions,

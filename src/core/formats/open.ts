@@ -6,6 +6,7 @@ import { CheckpointError, toCheckpointError } from './errors.js';
 import { LocalFolder, type Siblings } from './files.js';
 import { HubRepo, parseHubRef, type HubOptions } from './hub.js';
 import { readJsonFile } from './jsonFile.js';
+import { withQuantizedWeights } from './quant/logicalView.js';
 import { ggufReader } from './gguf/index.js';
 import { onnxReader } from './onnx/index.js';
 import { safetensorsReader } from './safetensors.js';
@@ -123,6 +124,23 @@ export async function openFolder(siblings: Siblings): Promise<Checkpoint> {
  * Hub repo (`hf:org/name[@revision]`). Only headers are read.
  */
 export async function openPath(target: string, options: OpenOptions = {}): Promise<Checkpoint> {
+  return logicalView(await openStored(target, options));
+}
+
+/**
+ * Quantized weights (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, GGUF blocks) as one logical
+ * tensor each; a layout that is clearly quantized but broken is refused by name, never half-read.
+ */
+export async function logicalView(ckpt: Checkpoint): Promise<Checkpoint> {
+  try {
+    return await withQuantizedWeights(ckpt);
+  } catch (e) {
+    await ckpt.close();
+    throw e;
+  }
+}
+
+async function openStored(target: string, options: OpenOptions): Promise<Checkpoint> {
   const hub = parseHubRef(target);
   if (hub) return openFolder(new HubRepo(hub.repo, hub.revision, options.hub));
   let isDir: boolean;

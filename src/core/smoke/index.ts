@@ -24,7 +24,7 @@ export {
   sliceColumns,
   Float32Scratch,
   FLOAT_DTYPES,
-} from './tensorData.js';
+} from '../formats/floatDecode.js';
 export {
   toleranceFor,
   compareToReference,

@@ -29,7 +29,7 @@ import {
   toFloat32,
   transpose2d,
   type Float32Scratch,
-} from './tensorData.js';
+} from '../formats/floatDecode.js';
 import type { SmokeCheck, SmokeModuleResult, SmokeStatus } from './types.js';
 
 type OrtModule = typeof import('onnxruntime-node');

@@ -12,7 +12,7 @@ import type { MappedPair } from '../mapping/mappedPair.js';
 import { canonicalName, modulePathOf } from '../mapping/normalize.js';
 import { FUSED_PARENT } from '../mapping/synonyms.js';
 import type { MappingEntry } from '../mapping/types.js';
-import { FLOAT_DTYPES } from './tensorData.js';
+import { FLOAT_DTYPES } from '../formats/floatDecode.js';
 import type { SmokeModuleResult, SmokeRequest } from './types.js';
 
 /** The math of one module, before the stored orientation picks the graph variant. */

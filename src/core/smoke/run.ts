@@ -13,7 +13,7 @@ import { checkModule } from './moduleCheck.js';
 import { checkWholeModel } from './model/index.js';
 import { planModules, type PlannedModule } from './modulePlan.js';
 import { SessionCache } from './sessions.js';
-import { Float32Scratch } from './tensorData.js';
+import { Float32Scratch } from '../formats/floatDecode.js';
 import {
   SmokeError,
   type EpName,

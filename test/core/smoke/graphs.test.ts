@@ -18,7 +18,7 @@ import {
   toleranceFor,
   type Reference,
 } from '../../../src/core/smoke/reference.js';
-import { toFloat32, transpose2d } from '../../../src/core/smoke/tensorData.js';
+import { toFloat32, transpose2d } from '../../../src/core/formats/floatDecode.js';
 
 const sessions: ort.InferenceSession[] = [];
 after(async () => {

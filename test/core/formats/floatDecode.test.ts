@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeValues } from '../../../src/core/formats/decode.js';
 import { encodeFloats } from '../../../src/core/formats/encode.js';
-import { sliceColumns, toFloat32, transpose2d } from '../../../src/core/smoke/tensorData.js';
+import { sliceColumns, toFloat32, transpose2d } from '../../../src/core/formats/floatDecode.js';
 
 /** Same value, NaN equal to NaN, and +0 distinct from −0. */
 function sameFloat(a: number, b: number): boolean {

@@ -5,7 +5,7 @@
  * aligned, F16 a 65,536-entry lookup table, BF16 a 16-bit shift into a Uint32Array view.
  */
 import { endianness } from 'node:os';
-import { halfToNumber } from '../formats/decode.js';
+import { halfToNumber } from './decode.js';
 
 /** dtypes the smoke test can feed (everything else is skipped with a reason). */
 export const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16', 'F64']);
