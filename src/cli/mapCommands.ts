@@ -31,6 +31,8 @@ export interface MapJsonEntry {
   slice: TargetSlice | null;
   shapeCheck: string;
   source: string;
+  /** The target's quantization scheme, when the base weight is quantized. */
+  targetQuant?: string;
 }
 
 export interface MapJson {
@@ -95,6 +97,7 @@ export async function runMap(
         slice: e.slice,
         shapeCheck: e.shapeCheck,
         source: e.source,
+        ...(e.targetQuant ? { targetQuant: e.targetQuant } : {}),
       })),
       unmatchedAdapter: [...result.unmatchedAdapter],
       unusedBase: [...result.unusedBase],
@@ -141,6 +144,7 @@ export function mapText(j: MapJson): string {
     for (const m of j.mappings) {
       const shape =
         m.shapeCheck +
+        (m.targetQuant ? ` (${m.targetQuant})` : '') +
         (m.transposed && m.shapeCheck !== 'transposed' ? ', transposed' : '') +
         (m.slice ? ` [${m.slice.start}:${m.slice.end}] axis ${m.slice.axis}` : '');
       rows.push([

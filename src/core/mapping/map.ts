@@ -190,5 +190,15 @@ export function mapAdapter(
     });
   });
   const unusedBase = index.params.filter((p) => p.usual && !used.has(p.name)).map((p) => p.name);
-  return { mappings, unmatchedAdapter, unusedBase, conflicts };
+  return { mappings: withTargetQuant(mappings, base), unmatchedAdapter, unusedBase, conflicts };
+}
+
+/** Says which quantization scheme each target uses: the mapping matched its logical shape. */
+function withTargetQuant(mappings: MappingEntry[], base: CheckpointInfo): MappingEntry[] {
+  if (!base.tensors.some((t) => t.quant)) return mappings;
+  const quant = new Map(base.tensors.filter((t) => t.quant).map((t) => [t.name, t.quant]));
+  return mappings.map((e) => {
+    const q = quant.get(e.target);
+    return q ? { ...e, targetQuant: q.label } : e;
+  });
 }

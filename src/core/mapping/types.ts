@@ -40,6 +40,11 @@ export interface MappingEntry extends MappingCandidate {
   readonly source: 'matcher' | 'user';
   /** Next best candidates, best first (a few), for re-targeting. */
   readonly alternatives: readonly MappingCandidate[];
+  /**
+   * The target's quantization scheme (`GPTQ int4 g128`, `Q4_K`), when it is a quantized weight: the
+   * match used its logical [out, in] shape.
+   */
+  readonly targetQuant?: string;
 }
 
 export interface MappingConflict {

@@ -22,9 +22,8 @@ import {
   type Reference,
 } from './reference.js';
 import type { SessionCache } from './sessions.js';
+import { readFloatElements, readFloatTensor, rowLength } from '../formats/quant/readFloat.js';
 import {
-  decodeInto,
-  floatBytes,
   sliceColumns,
   toFloat32,
   transpose2d,
@@ -154,10 +153,15 @@ export function layoutOf(plan: ModulePlan): Layout | string {
 const READ_CHUNK = 1 << 22;
 
 async function readFloat(cp: Checkpoint, t: TensorInfo): Promise<Float32Array> {
-  return toFloat32(await cp.readTensorBytes(t), t.dtype);
+  if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64')
+    return toFloat32(await cp.readTensorBytes(t), t.dtype);
+  return readFloatTensor(cp, t);
 }
 
-/** `count` elements from `start`, read chunk by chunk and decoded into the scratch buffer. */
+/**
+ * `count` elements from `start`, read chunk by chunk and decoded (or dequantized) into the scratch
+ * buffer. Quantized weights are read in whole rows per chunk.
+ */
 async function readChunked(
   cp: Checkpoint,
   t: TensorInfo,
@@ -166,11 +170,12 @@ async function readChunked(
   scratch?: Float32Scratch,
 ): Promise<Float32Array> {
   const out = scratch ? scratch.take(count) : new Float32Array(count);
-  for (let done = 0; done < count; done += READ_CHUNK) {
-    const n = Math.min(READ_CHUNK, count - done);
-    const into = scratch?.bytes(n * floatBytes(t.dtype));
-    const bytes = await cp.readTensorBytes(t, { start: start + done, count: n }, into);
-    decodeInto(bytes, t.dtype, out.subarray(done, done + n));
+  const cols = rowLength(t);
+  const chunk = t.quant && cols > 0 ? Math.max(1, Math.floor(READ_CHUNK / cols)) * cols : READ_CHUNK;
+  const bytes = scratch ? (n: number) => scratch.bytes(n) : undefined;
+  for (let done = 0; done < count; done += chunk) {
+    const n = Math.min(chunk, count - done);
+    await readFloatElements(cp, t, start + done, n, out.subarray(done, done + n), bytes);
   }
   return out;
 }
@@ -357,10 +362,8 @@ async function readRows(
   dim: number,
 ): Promise<Float32Array> {
   const out = new Float32Array(ids.length * dim);
-  for (const [n, id] of ids.entries()) {
-    const bytes = await cp.readTensorBytes(t, { start: id * dim, count: dim });
-    decodeInto(bytes, t.dtype, out.subarray(n * dim, (n + 1) * dim));
-  }
+  for (const [n, id] of ids.entries())
+    await readFloatElements(cp, t, id * dim, dim, out.subarray(n * dim, (n + 1) * dim));
   return out;
 }
 
@@ -509,7 +512,7 @@ export async function checkModule(
     name: 'shape',
     ok: true,
     severity: 'info',
-    message: `B·A fits ${plan.weight.name} ${fmt(plan.weight.shape)}${slice ? ` (${slice.axis === 0 ? 'rows' : 'columns'} ${slice.start}–${slice.end})` : ''}${layout.kind === 'linear' && layout.feedTransposed ? ', stored [in, out]' : ''}`,
+    message: `B·A fits ${plan.weight.name} ${fmt(plan.weight.shape)}${slice ? ` (${slice.axis === 0 ? 'rows' : 'columns'} ${slice.start}–${slice.end})` : ''}${layout.kind === 'linear' && layout.feedTransposed ? ', stored [in, out]' : ''}${plan.weight.quant ? ` (${plan.weight.quant.label}, dequantized for the graph and the reference alike)` : ''}`,
   });
 
   let run: Run;

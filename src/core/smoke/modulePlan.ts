@@ -2,7 +2,7 @@
  * Which modules the smoke test runs, and how: for each mapped LoRA module, its tensors, the graph
  * variant, the scale, the base weight's true orientation and the roles on both sides. Header-only:
  * nothing here reads tensor data, so a plan for 224 Llama modules costs nothing. Modules that cannot
- * be tested (unmapped, LoHa/LoKr/IA3/OFT, quantized weights) come back as `skipped` results that say why.
+ * be tested (unmapped, LoHa/LoKr/IA3/OFT, weights of a dtype no reader decodes) come back as `skipped` results that say why.
  */
 import type { Checkpoint, TensorInfo } from '../formats/checkpoint.js';
 import type { LoraModule } from '../lora/types.js';
@@ -12,7 +12,7 @@ import type { MappedPair } from '../mapping/mappedPair.js';
 import { canonicalName, modulePathOf } from '../mapping/normalize.js';
 import { FUSED_PARENT } from '../mapping/synonyms.js';
 import type { MappingEntry } from '../mapping/types.js';
-import { FLOAT_DTYPES } from '../formats/floatDecode.js';
+import { floatReadable } from '../formats/quant/readFloat.js';
 import type { SmokeModuleResult, SmokeRequest } from './types.js';
 
 /** The math of one module, before the stored orientation picks the graph variant. */
@@ -228,18 +228,16 @@ export function planModules(pair: MappedPair, req: SmokeRequest): SmokePlan {
       });
       continue;
     }
-    const notFloat = [weight, down, up, ...(magnitude ? [magnitude] : [])].find(
-      (t) => !FLOAT_DTYPES.has(t.dtype),
-    );
-    if (notFloat) {
+    const unreadable = [
+      { cp: pair.base, t: weight },
+      ...[down, up, ...(magnitude ? [magnitude] : [])].map((t) => ({ cp: pair.adapter, t })),
+    ]
+      .map(({ cp, t }) => floatReadable(cp, t))
+      .find((r): r is string => r !== true);
+    if (unreadable) {
       planned.push({
         kind: 'decided',
-        result: skippedResult(
-          m.name,
-          entry.target,
-          `${notFloat.name} is ${notFloat.dtype}: the smoke test reads F32, F16, BF16 and F64 only` +
-            (notFloat === weight ? ' (a quantized base is not supported)' : ''),
-        ),
+        result: skippedResult(m.name, entry.target, `${unreadable}: the smoke test cannot read it`),
       });
       continue;
     }

@@ -21,9 +21,9 @@ import {
   type OutputFile,
 } from './outputFiles.js';
 import { patchInitializer, type PatchSink } from './patchInitializers.js';
-import { planMerge, type MergePatch } from './plan.js';
+import { planMerge, type MergePatch } from '../merge/plan.js';
 
-export { planMerge, type MergePatch, type MergePlan } from './plan.js';
+export { planMerge, type MergePatch, type MergePlan } from '../merge/plan.js';
 export { onnxFileOf } from './outputFiles.js';
 
 export interface MergeOptions {

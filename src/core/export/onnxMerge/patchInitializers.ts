@@ -7,8 +7,8 @@ import type { Checkpoint } from '../../formats/checkpoint.js';
 import { decodeValues } from '../../formats/decode.js';
 import { numberToBf16, numberToHalf } from '../../formats/encode.js';
 import { CheckpointError } from '../../formats/errors.js';
-import { accumulateNorms, applyDelta, loadFactors, patchRows, type Factors } from './deltas.js';
-import type { MergePatch, PatchDtype } from './plan.js';
+import { applyDelta, blocks, doraNorms, loadFactors, patchRows, type Factors } from '../merge/deltas.js';
+import type { MergePatch, PatchDtype } from '../merge/plan.js';
 
 /** Writes `bytes` at byte `offset` of the initializer's data. */
 export type PatchSink = (offset: number, bytes: Uint8Array) => Promise<void>;
@@ -60,35 +60,7 @@ async function readRows(
     start: first * p.cols,
     count: count * p.cols,
   });
-  return { raw, values: decodeValues(raw, p.dtype) };
-}
-
-function* blocks(
-  lo: number,
-  hi: number,
-  cols: number,
-  elements: number,
-): Generator<[number, number]> {
-  const rows = Math.max(1, Math.floor(elements / Math.max(1, cols)));
-  for (let first = lo; first < hi; first += rows) yield [first, Math.min(rows, hi - first)];
-}
-
-/** DoRA: ‖W + ΔW‖ per output row, over every row the patch touches (a first pass). */
-async function doraNorms(
-  base: Checkpoint,
-  p: MergePatch,
-  f: Factors,
-  signal: AbortSignal | undefined,
-  elements: number,
-): Promise<Float64Array> {
-  const sumSq = new Float64Array(p.out);
-  const [lo, hi] = patchRows(p);
-  for (const [first, count] of blocks(lo, hi, p.cols, elements)) {
-    signal?.throwIfAborted();
-    const { values } = await readRows(base, p, first, count);
-    accumulateNorms(p, f, values, first, count, sumSq);
-  }
-  return sumSq.map(Math.sqrt);
+  return { raw, values: decodeValues(raw, p.dtype as PatchDtype) };
 }
 
 /**
@@ -112,18 +84,28 @@ export async function patchInitializer(
     loaded.push({
       p,
       f,
-      norms: f.magnitude ? await doraNorms(base, p, f, signal, blockElements) : null,
+      norms: f.magnitude
+        ? await doraNorms(
+            async (first, count) => (await readRows(base, p, first, count)).values,
+            p,
+            f,
+            signal,
+            blockElements,
+          )
+        : null,
     });
   }
   const lo = Math.min(...patches.map((p) => patchRows(p)[0]));
   const hi = Math.max(...patches.map((p) => patchRows(p)[1]));
-  const size = ELEMENT_BYTES[head.dtype];
+  // planMerge({ inPlace: true }) only lets F32, F16 and BF16 targets through.
+  const dtype = head.dtype as PatchDtype;
+  const size = ELEMENT_BYTES[dtype];
   for (const [first, count] of blocks(lo, hi, head.cols, blockElements)) {
     signal?.throwIfAborted();
     const { raw, values } = await readRows(base, head, first, count);
     const changed = new Uint8Array(values.length);
     for (const { p, f, norms } of loaded) applyDelta(p, f, values, first, count, changed, norms);
-    const { bytes, bad } = encodeChanged(values, changed, raw, head.dtype);
+    const { bytes, bad } = encodeChanged(values, changed, raw, dtype);
     if (bad >= 0) {
       const row = first + Math.floor(bad / head.cols);
       const col = bad % head.cols;

@@ -7,8 +7,8 @@
 import { copyFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import { loadFactors } from '../../export/onnxMerge/deltas.js';
-import type { MergePatch } from '../../export/onnxMerge/plan.js';
+import { loadFactors } from '../../export/merge/deltas.js';
+import type { MergePatch } from '../../export/merge/plan.js';
 import type { Checkpoint } from '../../formats/checkpoint.js';
 import type { EpName, SmokeSwitchResult } from '../types.js';
 import { agreement, type Tolerance } from './compareOutputs.js';

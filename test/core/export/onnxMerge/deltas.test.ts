@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MergePatch } from '../../../../src/core/export/onnxMerge/plan.js';
+import type { MergePatch } from '../../../../src/core/export/merge/plan.js';
 import { patchInitializer } from '../../../../src/core/export/onnxMerge/patchInitializers.js';
 import { MemoryByteSource, openSafetensors } from '../../../../src/core/formats/index.js';
 import { decodeValues } from '../../../../src/core/formats/decode.js';

@@ -19,7 +19,8 @@ export interface Factors {
   readonly magnitude: Float64Array | null;
 }
 
-const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16']);
+/** FP8 factors (FP8 LoRA files) are plain values: no scale tensor goes with them. */
+const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
 
 async function readFloats(adapter: Checkpoint, name: string): Promise<Float64Array> {
   const t = adapter.tensor(name);
@@ -56,6 +57,7 @@ export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<F
       for (let i = 0; i < inK; i++) at[i * r + k] = down[k * inK + i] as number;
     b = up;
   }
+  if (p.permuteHeads !== undefined) b = ropeRowOrder(b, out, r, p.permuteHeads);
   let magnitude: Float64Array | null = null;
   if (p.magnitude) {
     magnitude = await readFloats(adapter, p.magnitude);
@@ -67,6 +69,23 @@ export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<F
       );
   }
   return { b, at, rank: r, scale: p.scale, magnitude };
+}
+
+/**
+ * B's rows in llama.cpp's RoPE order (convert_hf_to_gguf's LlamaModel.permute: each head's rows
+ * [first half; second half] interleaved), so ΔW lands on the rows a GGUF Llama q/k weight stores.
+ */
+export function ropeRowOrder(b: Float64Array, out: number, r: number, heads: number): Float64Array {
+  const headDim = out / heads;
+  const half = headDim / 2;
+  const permuted = new Float64Array(b.length);
+  for (let row = 0; row < out; row++) {
+    const h = Math.floor(row / headDim);
+    const within = row % headDim;
+    const from = h * headDim + (within & 1) * half + (within >> 1);
+    permuted.set(b.subarray(from * r, from * r + r), row * r);
+  }
+  return permuted;
 }
 
 function dot(x: Float64Array, xi: number, y: Float64Array, yi: number, r: number): number {
@@ -148,4 +167,35 @@ export function accumulateNorms(
       }
     }
   }
+}
+
+/** Row blocks [first, count] covering rows [lo, hi) with about `elements` values each. */
+export function* blocks(
+  lo: number,
+  hi: number,
+  cols: number,
+  elements: number,
+): Generator<[number, number]> {
+  const rows = Math.max(1, Math.floor(elements / Math.max(1, cols)));
+  for (let first = lo; first < hi; first += rows) yield [first, Math.min(rows, hi - first)];
+}
+
+/** Rows [first, first + count) of a patch's target as float64, row-major. */
+export type RowReader = (first: number, count: number) => Promise<Float64Array>;
+
+/** DoRA: ‖W + ΔW‖ per output row, over every row the patch touches (a first pass). */
+export async function doraNorms(
+  read: RowReader,
+  p: MergePatch,
+  f: Factors,
+  signal: AbortSignal | undefined,
+  elements: number,
+): Promise<Float64Array> {
+  const sumSq = new Float64Array(p.out);
+  const [lo, hi] = patchRows(p);
+  for (const [first, count] of blocks(lo, hi, p.cols, elements)) {
+    signal?.throwIfAborted();
+    accumulateNorms(p, f, await read(first, count), first, count, sumSq);
+  }
+  return sumSq.map(Math.sqrt);
 }

@@ -1,9 +1,12 @@
 /**
- * Which initializer each mapped module patches, and where inside it: the checks that can refuse a
- * merge all run here, before a byte is written.
+ * Which base weight each mapped module patches, and where inside it: the checks that can refuse a
+ * merge all run here, before a byte is written. Shared by the ONNX merge (in place, stored float
+ * bytes only) and the float merge into safetensors (any weight readFloat reads: floats, FP8 and
+ * quantized weights, dequantized).
  */
 import type { Checkpoint, TensorInfo } from '../../formats/checkpoint.js';
 import { CheckpointError } from '../../formats/errors.js';
+import { floatReadable } from '../../formats/quant/readFloat.js';
 import type { LoraAnalysis, LoraModule } from '../../lora/types.js';
 import type { MappingEntry, MappingResult } from '../../mapping/types.js';
 
@@ -38,7 +41,8 @@ export interface MergePatch {
   readonly module: LoraModule;
   readonly entry: MappingEntry;
   readonly target: TensorInfo;
-  readonly dtype: PatchDtype;
+  /** The stored dtype of the target (a PatchDtype for in-place merges). */
+  readonly dtype: string;
   readonly rows: number;
   readonly cols: number;
   readonly out: number;
@@ -51,6 +55,21 @@ export interface MergePatch {
   readonly colStart: number;
   /** DoRA magnitude tensor (one value per output row). */
   readonly magnitude: string | null;
+  /**
+   * Heads of the RoPE row permutation llama.cpp's converter applied to this target (GGUF Llama
+   * attn_q / attn_k): ΔW's rows are permuted the same way before they are added.
+   */
+  readonly permuteHeads?: number;
+}
+
+export interface PlanOptions {
+  /**
+   * The ONNX merge rewrites stored bytes in place: only F32/F16/BF16 weights with one byte range. The
+   * float merge writes new tensors and reads any weight readFloat can (dequantizing).
+   */
+  readonly inPlace: boolean;
+  /** For GGUF Llama bases: the head counts of llama.cpp's q/k row permutation. */
+  readonly rope?: { readonly nHead: number; readonly nHeadKv: number } | null;
 }
 
 export interface MergePlan {
@@ -112,6 +131,18 @@ function placement(
     : { ...base, rowStart: start, colStart: 0 };
 }
 
+/** GGUF Llama q/k targets hold rows in llama.cpp's RoPE order; an adapter in HF order needs it too. */
+function ropeHeads(
+  rope: PlanOptions['rope'] | null,
+  analysis: LoraAnalysis,
+  target: string,
+): number | undefined {
+  if (!rope || analysis.family === 'gguf') return undefined;
+  if (/(^|\.)attn_q\.weight$/.test(target)) return rope.nHead;
+  if (/(^|\.)attn_k\.weight$/.test(target)) return rope.nHeadKv;
+  return undefined;
+}
+
 function overlaps(a: MergePatch, b: MergePatch): boolean {
   const ra: [number, number] = a.transposed
     ? [a.colStart, a.colStart + a.out]
@@ -131,9 +162,10 @@ function overlaps(a: MergePatch, b: MergePatch): boolean {
 export function planMerge(
   analysis: LoraAnalysis,
   mapping: MappingResult,
-  base: Pick<Checkpoint, 'tensor' | 'format'>,
+  base: Checkpoint,
+  options: PlanOptions = { inPlace: true },
 ): MergePlan {
-  if (base.format !== 'onnx')
+  if (options.inPlace && base.format !== 'onnx')
     throw new CheckpointError('InvalidExport', `the base is ${base.format}, not an ONNX model`);
   const modules = new Map(analysis.modules.map((m) => [m.name, m]));
   const patches: MergePatch[] = [];
@@ -150,13 +182,17 @@ export function planMerge(
       continue;
     }
     const t = base.tensor(e.target);
-    if (!PATCH_DTYPES.has(t.dtype))
+    if (!options.inPlace) {
+      const readable = floatReadable(base, t);
+      if (readable !== true)
+        throw new CheckpointError('InvalidExport', `${readable} (module ${m.name})`, t.name);
+    } else if (!PATCH_DTYPES.has(t.dtype))
       throw new CheckpointError(
         'InvalidExport',
         `${t.name} is ${t.dtype}; only F32, F16 and BF16 weights can be merged into (module ${m.name})`,
         t.name,
       );
-    if (t.offset < 0)
+    if (options.inPlace && t.offset < 0)
       throw new CheckpointError(
         'InvalidExport',
         `${t.name} keeps its values in a typed field (float_data) rather than raw_data or external data, so it cannot be patched in place (module ${m.name})`,
@@ -167,15 +203,23 @@ export function planMerge(
       warnings.push(`${describe(m)} is not merged: ${where}`);
       continue;
     }
+    const permuteHeads = ropeHeads(options.rope ?? null, analysis, t.name);
     const patch: MergePatch = {
       module: m,
       entry: e,
       target: t,
-      dtype: t.dtype as PatchDtype,
+      dtype: t.dtype,
       scale: m.scale as number,
       magnitude: m.dora?.tensor ?? null,
       ...where,
+      ...(permuteHeads !== undefined ? { permuteHeads } : {}),
     };
+    if (permuteHeads !== undefined && (where.transposed || where.out % (permuteHeads * 2) !== 0)) {
+      warnings.push(
+        `${describe(m)} is not merged: ${t.name} is RoPE-permuted over ${permuteHeads} heads, which ΔW's ${where.out} rows do not divide into`,
+      );
+      continue;
+    }
     const clash = patches.find(
       (p) => p.target.name === t.name && (p.magnitude || patch.magnitude || overlaps(p, patch)),
     );
