@@ -12,6 +12,7 @@ import { exportText, mapExitCode, mapText, runExport, runMap } from './mapComman
 import { statsText } from './loraReport.js';
 import { inspectJson, inspectText } from './inspectReport.js';
 import { mergeText, runMerge } from './mergeCommand.js';
+import { parseShardSize } from '../core/export/merge/shards.js';
 import {
   DEFAULT_SMOKE_TIMEOUT_S,
   SMOKE_EPS,
@@ -42,8 +43,8 @@ Usage:
   lora-lens smoke <adapter> --base <path|hf:repo> [--mapping m.json]
                   [--ep auto|cuda|webgpu|cpu] [--reference ref.safetensors]
                   [--cuda-provider-path DIR] [--timeout SECONDS] [--json]
-  lora-lens merge <adapter> --base <model.onnx> --out <merged.onnx> [--mapping m.json]
-                  [--json]
+  lora-lens merge <adapter> --base <path|hf:repo> --out <merged.onnx|merged.safetensors|folder>
+                  [--dtype f32|f16|bf16] [--max-shard-size 5GB] [--mapping m.json] [--json]
 
   <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
   shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
@@ -74,8 +75,13 @@ Commands:
             --cuda-provider-path is the folder of the CUDA/cuDNN libraries.
             --timeout stops the run (default ${DEFAULT_SMOKE_TIMEOUT_S} s). Exit 1 when a module or the
             model fails, or when the test could not run (no EP, crash, timeout).
-  merge     Bake the adapter into an ONNX model's weights and write a new model
-            (its external data beside it). The base is never modified.
+  merge     Bake the adapter into the base's weights and write a new model; the base
+            is never modified. An ONNX base gives an ONNX model (external data beside
+            it). Any other base (safetensors, sharded, folder, .bin, GGUF, GPTQ, AWQ,
+            bitsandbytes, FP8, compressed-tensors) gives the float model W + s·ΔW as
+            safetensors, in the base's float dtype or --dtype, split into shards with
+            an index above --max-shard-size (default 5GiB); a folder --out also gets
+            config.json. Quantized weights are dequantized, never re-quantized.
 
 Options:
   --json       Print exactly one JSON object on stdout.
@@ -131,6 +137,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         reference: { type: 'string' },
         'cuda-provider-path': { type: 'string' },
         timeout: { type: 'string' },
+        'max-shard-size': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -233,10 +240,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case 'merge': {
         if (rest.length !== 1) throw new UsageError('merge takes one adapter');
-        if (!values.base) throw new UsageError('merge needs --base <model.onnx>');
-        if (!values.out) throw new UsageError('merge needs --out <merged.onnx>');
+        if (!values.base) throw new UsageError('merge needs --base <path|hf:repo>');
+        if (!values.out)
+          throw new UsageError('merge needs --out <merged.onnx|merged.safetensors|folder>');
+        const dtype = parseDtype(values.dtype);
         const r = await runMerge(rest[0] as string, values.base, {
           out: values.out,
+          ...(dtype ? { dtype } : {}),
+          ...(values['max-shard-size']
+            ? { maxShardBytes: parseShardSize(values['max-shard-size']) }
+            : {}),
           ...(values.mapping ? { mappingPath: values.mapping } : {}),
           hub: hubOptions(values['hub-endpoint']),
         });

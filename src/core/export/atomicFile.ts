@@ -47,6 +47,24 @@ async function canonical(p: string): Promise<string> {
   }
 }
 
+/** Refuses before anything is written when an output is one of the sources. */
+export async function refuseSources(
+  outputs: readonly string[],
+  protect: readonly string[],
+): Promise<void> {
+  const sources = new Map<string, string>();
+  for (const p of protect) sources.set(await canonical(p), p);
+  for (const o of outputs) {
+    const source = sources.get(await canonical(o));
+    if (source !== undefined)
+      throw new CheckpointError(
+        'WouldOverwriteSource',
+        `refusing to write over the source file ${source}; choose another output path`,
+        source,
+      );
+  }
+}
+
 /** Pretty JSON with a final newline, written atomically (mapping files, adapter_config.json). */
 export function writeJsonAtomically(
   target: string,

@@ -124,10 +124,10 @@ export interface SmokeReport {
   readonly warnings: readonly string[];
 }
 
-/** Bake an adapter into an ONNX model: `lora-lens merge` and "Export Merged ONNX Model…". */
+/** Bake an adapter into its base: `lora-lens merge`, "Export Merged ONNX Model…" and "Export Merged Model…". */
 export interface MergeRequest {
   readonly adapterPath: string;
-  /** The base ONNX model file (its external data, if any, beside it). */
+  /** The base: an ONNX model file (external data beside it), or any checkpoint the readers open. */
   readonly basePath: string;
   readonly mappingPath?: string;
   readonly overrides?: SmokeRequest['overrides'];
@@ -146,6 +146,14 @@ export interface MergeReport {
   }[];
   readonly bytes: number;
   readonly warnings: readonly string[];
+  /** Safetensors output (a non-ONNX base): the float dtype written. */
+  readonly dtype?: string;
+  /** Safetensors output: tensors written. */
+  readonly tensors?: number;
+  /** Quantized or FP8 base weights written as floats, by scheme label. */
+  readonly dequantized?: Readonly<Record<string, number>>;
+  /** Things the user should know about the output (e.g. it is not re-quantized). */
+  readonly notes?: readonly string[];
 }
 
 /** Streamed while the test runs (progress, and rows as they finish). */

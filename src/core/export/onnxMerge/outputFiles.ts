@@ -2,11 +2,13 @@
  * Output plumbing for the merge: where the base's ONNX file is, refusing to write over a source, a
  * streamed file copy, and writing several files so that a failure leaves none of them.
  */
-import { readdir, realpath, rm, stat, open, type FileHandle } from 'node:fs/promises';
+import { readdir, rm, stat, open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseHubRef } from '../../formats/hub.js';
 import { CheckpointError } from '../../formats/errors.js';
-import { writeAtomically } from '../atomicFile.js';
+import { refuseSources, writeAtomically } from '../atomicFile.js';
+
+export { refuseSources };
 
 const COPY_CHUNK = 4 * 1024 * 1024;
 
@@ -35,32 +37,6 @@ export async function onnxFileOf(basePath: string): Promise<string> {
       basePath,
     );
   return join(full, pick);
-}
-
-async function canonical(p: string): Promise<string> {
-  try {
-    return await realpath(p);
-  } catch {
-    return resolve(p);
-  }
-}
-
-/** Refuses before anything is written when an output is one of the sources. */
-export async function refuseSources(
-  outputs: readonly string[],
-  protect: readonly string[],
-): Promise<void> {
-  const sources = new Map<string, string>();
-  for (const p of protect) sources.set(await canonical(p), p);
-  for (const o of outputs) {
-    const source = sources.get(await canonical(o));
-    if (source !== undefined)
-      throw new CheckpointError(
-        'WouldOverwriteSource',
-        `refusing to write over the source file ${source}; choose another output path`,
-        source,
-      );
-  }
 }
 
 /** Streams `source` into `h` from byte `at`; returns the bytes copied. */

@@ -7,7 +7,14 @@ import type { Checkpoint } from '../../formats/checkpoint.js';
 import { decodeValues } from '../../formats/decode.js';
 import { numberToBf16, numberToHalf } from '../../formats/encode.js';
 import { CheckpointError } from '../../formats/errors.js';
-import { applyDelta, blocks, doraNorms, loadFactors, patchRows, type Factors } from '../merge/deltas.js';
+import {
+  applyDelta,
+  blocks,
+  doraNorms,
+  loadFactors,
+  patchRows,
+  type Factors,
+} from '../merge/deltas.js';
 import type { MergePatch, PatchDtype } from '../merge/plan.js';
 
 /** Writes `bytes` at byte `offset` of the initializer's data. */
