@@ -224,16 +224,21 @@ function mergeWroteText(file: string, size: string, patched: number, warnings: n
       );
 }
 
-/** "Export Merged ONNX Model…": the adapter baked into the base's initializers, written by the child. */
-async function exportMergedOnnx(
+/**
+ * "Export Merged ONNX Model…" (an ONNX base: the adapter baked into its initializers) and "Export
+ * Merged Model (safetensors)…" (any other base: the float model W + s·ΔW, quantized weights
+ * dequantized), both written by the child.
+ */
+async function exportMerged(
   provider: CheckpointEditorProvider,
   workerPath: string,
   secrets: vscode.SecretStorage,
   arg: unknown,
+  onnx: boolean,
 ): Promise<void> {
   const p = await prepare(provider, secrets, arg, vscode.l10n.t('the merge'));
   if (!p) return;
-  if (p.base.format !== 'onnx' || p.base.ref.startsWith('hf:')) {
+  if (onnx && (p.base.format !== 'onnx' || p.base.ref.startsWith('hf:'))) {
     void vscode.window.showWarningMessage(
       vscode.l10n.t(
         'LoRA Lens: the merged export needs a local ONNX base model (select a .onnx file as the base).',
@@ -241,10 +246,24 @@ async function exportMergedOnnx(
     );
     return;
   }
+  if (!onnx && p.base.format === 'onnx') {
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t(
+        'LoRA Lens: the base is an ONNX model; use "Export Merged ONNX Model…" to bake the adapter into it.',
+      ),
+    );
+    return;
+  }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(mergedOutPath(p.adapterPath, p.base.ref)),
-    filters: { [vscode.l10n.t('ONNX model')]: ['onnx'] },
-    title: vscode.l10n.t('Export the merged ONNX model'),
+    defaultUri: vscode.Uri.file(
+      mergedOutPath(p.adapterPath, p.base.ref, onnx ? 'onnx' : 'safetensors'),
+    ),
+    filters: onnx
+      ? { [vscode.l10n.t('ONNX model')]: ['onnx'] }
+      : { [vscode.l10n.t('safetensors model')]: ['safetensors'] },
+    title: onnx
+      ? vscode.l10n.t('Export the merged ONNX model')
+      : vscode.l10n.t('Export the merged model as safetensors'),
   });
   if (!target) return;
   if (resolve(target.fsPath) === resolve(p.base.ref)) {
@@ -291,6 +310,7 @@ async function exportMergedOnnx(
         );
       },
     );
+    for (const note of report.notes ?? []) log().info(`merge: ${note}`);
     for (const w of report.warnings) log().warn(`merge: ${w}`);
     for (const x of report.patched)
       log().debug(`merge: ${x.initializer} ← ${x.module}${x.transposed ? ' (transposed)' : ''}`);
@@ -324,7 +344,7 @@ async function exportMergedOnnx(
   }
 }
 
-/** "Run GPU Smoke Test" and "Export Merged ONNX Model…". onnxruntime only ever loads in the child. */
+/** "Run GPU Smoke Test" and the merged exports. onnxruntime only ever loads in the child. */
 export function registerSmokeCommands(
   context: vscode.ExtensionContext,
   provider: CheckpointEditorProvider,
@@ -335,7 +355,10 @@ export function registerSmokeCommands(
       runSmokeTest(provider, workerPath, context.secrets, arg),
     ),
     vscode.commands.registerCommand('loraLens.exportMergedOnnx', (arg?: unknown) =>
-      exportMergedOnnx(provider, workerPath, context.secrets, arg),
+      exportMerged(provider, workerPath, context.secrets, arg, true),
+    ),
+    vscode.commands.registerCommand('loraLens.exportMergedSafetensors', (arg?: unknown) =>
+      exportMerged(provider, workerPath, context.secrets, arg, false),
     ),
   );
 }

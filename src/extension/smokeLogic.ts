@@ -173,10 +173,18 @@ function firstLine(s: string): string {
   return (i < 0 ? s : s.slice(0, i)).replace(/;\s*its last output:?$/, '');
 }
 
-/** Where "Export Merged ONNX Model…" proposes to write: `<base name>-merged.onnx` beside the adapter. */
-export function mergedOutPath(adapterPath: string, basePath: string): string {
-  const base = basename(basePath, extname(basePath)) || 'model';
-  return join(dirname(adapterPath), `${base}-merged.onnx`);
+/** Where the merged exports propose to write: `<base name>-merged.onnx|.safetensors` beside the adapter. */
+export function mergedOutPath(
+  adapterPath: string,
+  basePath: string,
+  ext: 'onnx' | 'safetensors' = 'onnx',
+): string {
+  const file = basename(basePath);
+  // A shard index is named after its folder (`Llama-3-8B/model.safetensors.index.json`).
+  const name = /\.index\.json$/i.test(file)
+    ? basename(dirname(basePath))
+    : basename(file, extname(file));
+  return join(dirname(adapterPath), `${name || 'model'}-merged.${ext}`);
 }
 
 /** The last run of one adapter with one base, as remembered in the workspace. */

@@ -86,13 +86,13 @@ describe('lora-lens merge', () => {
     );
   });
 
-  it('refuses a base that is not ONNX by name', async () => {
+  it('refuses an .onnx output for a base that is not ONNX, by name', async () => {
     await assert.rejects(
       runMerge(ADAPTER, 'samples/tiny-llama/model.safetensors', { out: join(dir, 'x.onnx') }),
       (e: unknown) =>
         e instanceof CheckpointError &&
         e.code === 'InvalidExport' &&
-        /not an ONNX model/.test(e.message),
+        /written as safetensors/.test(e.message),
     );
     assert.deepEqual(
       (await readdir(dir)).filter((n) => n.startsWith('x.onnx') || n.endsWith('.tmp')),

@@ -171,7 +171,8 @@ async function readChunked(
 ): Promise<Float32Array> {
   const out = scratch ? scratch.take(count) : new Float32Array(count);
   const cols = rowLength(t);
-  const chunk = t.quant && cols > 0 ? Math.max(1, Math.floor(READ_CHUNK / cols)) * cols : READ_CHUNK;
+  const chunk =
+    t.quant && cols > 0 ? Math.max(1, Math.floor(READ_CHUNK / cols)) * cols : READ_CHUNK;
   const bytes = scratch ? (n: number) => scratch.bytes(n) : undefined;
   for (let done = 0; done < count; done += chunk) {
     const n = Math.min(chunk, count - done);

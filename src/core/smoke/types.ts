@@ -133,6 +133,8 @@ export interface MergeRequest {
   readonly overrides?: SmokeRequest['overrides'];
   readonly hub?: HubOptions;
   readonly outPath: string;
+  /** Safetensors output only: the float dtype to write (default: the base's). */
+  readonly dtype?: 'F32' | 'F16' | 'BF16';
 }
 
 export interface MergeReport {

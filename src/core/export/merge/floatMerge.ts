@@ -5,7 +5,7 @@
  * Unpatched float tensors in the output dtype are copied byte for byte.
  */
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Checkpoint, PlainValue, TensorInfo } from '../../formats/checkpoint.js';
 import type { FloatTarget } from '../../formats/encode.js';
@@ -72,9 +72,19 @@ export function baseFloatDtype(base: Checkpoint): FloatTarget {
   return best && count[best] > 0 ? best : 'F32';
 }
 
-function resolveOut(outPath: string): { file: string; folder: string | null } {
+async function resolveOut(outPath: string): Promise<{ file: string; folder: string | null }> {
   const full = resolve(outPath);
   if (/\.safetensors$/i.test(full)) return { file: full, folder: null };
+  const isDir = await stat(full).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir && extname(full) !== '')
+    throw new CheckpointError(
+      'InvalidExport',
+      `${outPath}: the base is not ONNX, so the merged model is written as safetensors; give a .safetensors file or a folder as the output`,
+      outPath,
+    );
   return { file: join(full, 'model.safetensors'), folder: full };
 }
 
@@ -119,7 +129,7 @@ export async function mergeIntoSafetensors(
       `nothing to merge: no mapped module can be baked into the model${plan.warnings.length ? ` (${plan.warnings.join('; ')})` : ''}`,
     );
   const dtype = options.dtype ?? baseFloatDtype(base);
-  const { file, folder } = resolveOut(options.outPath);
+  const { file, folder } = await resolveOut(options.outPath);
   const parent = folder ? dirname(folder) : dirname(file);
   if (
     !(await stat(parent).then(

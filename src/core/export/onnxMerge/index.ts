@@ -9,17 +9,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { TensorInfo } from '../../formats/checkpoint.js';
 import { CheckpointError } from '../../formats/errors.js';
 import { checkRelativePath } from '../../formats/files.js';
-import { openMappedPair, type MappedPair } from '../../mapping/mappedPair.js';
-import type { MergeReport, MergeRequest } from '../../smoke/types.js';
-import { sourceFiles } from '../sourceFiles.js';
+import type { MappedPair } from '../../mapping/mappedPair.js';
+import type { MergeReport } from '../../smoke/types.js';
 import { relocateExternalData } from './externalData.js';
-import {
-  copyInto,
-  onnxFileOf,
-  refuseSources,
-  writeAllAtomically,
-  type OutputFile,
-} from './outputFiles.js';
+import { copyInto, refuseSources, writeAllAtomically, type OutputFile } from './outputFiles.js';
 import { patchInitializer, type PatchSink } from './patchInitializers.js';
 import { planMerge, type MergePatch } from '../merge/plan.js';
 
@@ -191,37 +184,4 @@ export async function mergeOpenPair(
     bytes,
     warnings: [...pair.warnings, ...plan.warnings],
   };
-}
-
-/** Opens adapter and base, maps them (mapping file, then overrides) and merges. */
-export async function mergeAdapterIntoOnnx(
-  req: MergeRequest,
-  options: MergeOptions = {},
-): Promise<MergeReport> {
-  const baseFile = await onnxFileOf(req.basePath);
-  const pair = await openMappedPair({
-    adapterPath: req.adapterPath,
-    basePath: req.basePath,
-    ...(req.mappingPath ? { mappingPath: req.mappingPath } : {}),
-    ...(req.overrides ? { overrides: req.overrides } : {}),
-    ...(req.hub ? { hub: req.hub } : {}),
-  });
-  try {
-    const protect = [
-      ...(options.protect ?? []),
-      ...(await sourceFiles([
-        req.adapterPath,
-        req.basePath,
-        ...(req.mappingPath ? [req.mappingPath] : []),
-      ])),
-    ];
-    return await mergeOpenPair(pair, {
-      baseFile,
-      outPath: req.outPath,
-      protect,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  } finally {
-    await pair.close();
-  }
 }

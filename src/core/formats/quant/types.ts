@@ -8,13 +8,7 @@
 import type { ElementRange, PlainValue, TensorInfo } from '../checkpoint.js';
 
 export type QuantSchemeId =
-  | 'gptq'
-  | 'awq'
-  | 'bnb-int8'
-  | 'bnb-4bit'
-  | 'fp8'
-  | 'compressed-tensors'
-  | 'gguf';
+  'gptq' | 'awq' | 'bnb-int8' | 'bnb-4bit' | 'fp8' | 'compressed-tensors' | 'gguf';
 
 /** Raw little-endian bytes of the stored part tensors. */
 export interface PartReader {

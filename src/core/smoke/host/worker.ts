@@ -6,7 +6,7 @@
  */
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { mergeAdapterIntoOnnx } from '../../export/onnxMerge/index.js';
+import { mergeAdapter } from '../../export/merge/index.js';
 import { runSmoke, type OrtModule } from '../run.js';
 import { SmokeError, type SmokeRequest } from '../types.js';
 import {
@@ -61,7 +61,10 @@ async function handle(message: Exclude<ParentMessage, { type: 'cancel' }>): Prom
       send({ type: 'result', id: message.id, result, usage: usageNow() });
     } else {
       // The merge protects its own sources (adapter, base, mapping file) from being written over.
-      const result = await mergeAdapterIntoOnnx(message.request, { signal });
+      const result = await mergeAdapter(message.request, {
+        signal,
+        ...(message.request.dtype ? { dtype: message.request.dtype } : {}),
+      });
       send({ type: 'result', id: message.id, result, usage: usageNow() });
     }
   } catch (e) {

@@ -92,9 +92,10 @@ describe('merge into safetensors (float base)', () => {
     const shards = names.filter((n) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(n));
     assert.ok(shards.length >= 3, names.join(', '));
     assert.equal(report.files.length, shards.length + 2);
-    const index = JSON.parse(
-      await readFile(join(sub, 'model.safetensors.index.json'), 'utf8'),
-    ) as { weight_map: Record<string, string>; metadata: { total_size: number } };
+    const index = JSON.parse(await readFile(join(sub, 'model.safetensors.index.json'), 'utf8')) as {
+      weight_map: Record<string, string>;
+      metadata: { total_size: number };
+    };
     assert.equal(Object.keys(index.weight_map).length, report.tensors);
     const config = JSON.parse(await readFile(join(sub, 'config.json'), 'utf8')) as Record<
       string,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { mergeAdapterIntoOnnx } from '../../../../src/core/export/onnxMerge/index.js';
+import { mergeAdapter } from '../../../../src/core/export/merge/index.js';
 import { CheckpointError } from '../../../../src/core/formats/errors.js';
 import { openPath } from '../../../../src/core/formats/index.js';
 import { decodeValues } from '../../../../src/core/formats/decode.js';
@@ -74,7 +74,7 @@ const sha256 = async (p: string) =>
     .update(await readFile(p))
     .digest('hex');
 
-describe('mergeAdapterIntoOnnx', () => {
+describe('mergeAdapter', () => {
   let dir = '';
   let ref: Reference;
   before(async () => {
@@ -87,7 +87,7 @@ describe('mergeAdapterIntoOnnx', () => {
 
   it('bakes the PEFT adapter in: logits match merge_and_unload within 1e-4', async () => {
     const out = join(dir, 'merged.onnx');
-    const report = await mergeAdapterIntoOnnx({
+    const report = await mergeAdapter({
       adapterPath: ADAPTER,
       basePath: BASE,
       outPath: out,
@@ -112,7 +112,7 @@ describe('mergeAdapterIntoOnnx', () => {
     const expected = async (name: string) =>
       Float32Array.from(decodeValues(await variants.readTensorBytes(variants.tensor(name)), 'F32'));
     try {
-      const dora = await mergeAdapterIntoOnnx({
+      const dora = await mergeAdapter({
         adapterPath: 'test/fixtures/lora/peft-dora',
         basePath: BASE,
         outPath: join(dir, 'dora.onnx'),
@@ -125,7 +125,7 @@ describe('mergeAdapterIntoOnnx', () => {
         'DoRA',
       );
 
-      const emb = await mergeAdapterIntoOnnx({
+      const emb = await mergeAdapter({
         adapterPath: 'test/fixtures/lora/peft-embedding',
         basePath: BASE,
         outPath: join(dir, 'embedding.onnx'),
@@ -155,7 +155,7 @@ describe('mergeAdapterIntoOnnx', () => {
 
   it('rewrites only the patched initializers; every other byte is the source', async () => {
     const out = join(dir, 'bytes.onnx');
-    const report = await mergeAdapterIntoOnnx({
+    const report = await mergeAdapter({
       adapterPath: ADAPTER,
       basePath: BASE,
       outPath: out,
@@ -188,7 +188,7 @@ describe('mergeAdapterIntoOnnx', () => {
     const beforeModel = await sha256(join(EXTERNAL, 'model.onnx'));
     const out = join(dir, 'ext', 'merged.onnx');
     await mkdir(join(dir, 'ext'));
-    const report = await mergeAdapterIntoOnnx({
+    const report = await mergeAdapter({
       adapterPath: ADAPTER,
       basePath: join(EXTERNAL, 'model.onnx'),
       outPath: out,
@@ -212,12 +212,12 @@ describe('mergeAdapterIntoOnnx', () => {
     const model = join(folder, 'model.onnx');
     const hash = await sha256(model);
     await assert.rejects(
-      mergeAdapterIntoOnnx({ adapterPath: ADAPTER, basePath: model, outPath: model }),
+      mergeAdapter({ adapterPath: ADAPTER, basePath: model, outPath: model }),
       (e: unknown) => e instanceof CheckpointError && e.code === 'WouldOverwriteSource',
     );
     // The adapter is a source too.
     await assert.rejects(
-      mergeAdapterIntoOnnx({
+      mergeAdapter({
         adapterPath: ADAPTER,
         basePath: model,
         outPath: join(ADAPTER, 'adapter_model.safetensors'),
@@ -233,7 +233,7 @@ describe('mergeAdapterIntoOnnx', () => {
     await cp(EXTERNAL, folder, { recursive: true });
     const listing = (await readdir(folder)).sort();
     await assert.rejects(
-      mergeAdapterIntoOnnx({
+      mergeAdapter({
         adapterPath: ADAPTER,
         basePath: join(folder, 'model.onnx'),
         outPath: join(folder, 'weights.bin'),
@@ -258,7 +258,7 @@ describe('mergeAdapterIntoOnnx', () => {
     await mkdir(folder);
     for (const base of [BASE, join(EXTERNAL, 'model.onnx')]) {
       await assert.rejects(
-        mergeAdapterIntoOnnx({
+        mergeAdapter({
           adapterPath: adapter,
           basePath: base,
           outPath: join(folder, 'm.onnx'),
