@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Checkpoint, PlainValue, TensorInfo } from '../core/formats/checkpoint.js';
 import type { LoraAnalysis } from '../core/lora/types.js';
+import { quantizationSummary, type QuantSummary } from '../core/formats/quant/summary.js';
 import { loraText } from './loraReport.js';
 import { formatBytes, formatCount, formatInt, formatShape } from '../shared/format.js';
 
@@ -22,6 +23,8 @@ export interface InspectJson {
   /** Side files (config.json, adapter_config.json), parsed. */
   configs: Record<string, PlainValue>;
   warnings: string[];
+  /** Quantized weights by scheme and what they save against 16 bits; null when nothing is quantized. */
+  quantization: QuantSummary | null;
 }
 
 export interface InspectTensorJson {
@@ -34,6 +37,15 @@ export interface InspectTensorJson {
   file?: string;
   role?: string;
   consumers?: { op: string; node: string }[];
+  /** A quantized weight: its scheme and its stored parts (the tensors the file really holds). */
+  quant?: {
+    scheme: string;
+    label: string;
+    bits: number;
+    bitsPerWeight: number;
+    layout: string;
+    parts: Record<string, { name: string; dtype: string; shape: number[]; bytes: number }>;
+  };
 }
 
 /** Copies into a plain object so keys such as "__proto__" stay data when serialised. */
@@ -62,6 +74,22 @@ function tensorJson(t: TensorInfo): InspectTensorJson {
   if (t.role !== undefined && t.role !== 'weight') out.role = t.role;
   if (t.consumers !== undefined)
     out.consumers = t.consumers.map((c) => ({ op: c.op, node: c.node }));
+  if (t.quant) {
+    const q = t.quant;
+    out.quant = {
+      scheme: q.scheme,
+      label: q.label,
+      bits: q.bits,
+      bitsPerWeight: q.bitsPerWeight,
+      layout: q.layout,
+      parts: Object.fromEntries(
+        Object.entries(q.parts).map(([role, p]) => [
+          role,
+          { name: p.name, dtype: p.dtype, shape: [...p.shape], bytes: p.byteLength },
+        ]),
+      ),
+    };
+  }
   return out;
 }
 
@@ -84,6 +112,7 @@ export function inspectJson(path: string, ckpt: Checkpoint): InspectJson {
     values: plainRecord(ckpt.values),
     configs: plainRecord(ckpt.configs),
     warnings: [...(ckpt.warnings ?? [])],
+    quantization: quantizationSummary(ckpt),
   };
 }
 
@@ -133,6 +162,26 @@ export function inspectText(
           formatBytes(d.bytes),
         ]),
         new Set([1, 2, 3]),
+      ),
+    );
+  }
+  const quant = quantizationSummary(ckpt);
+  if (quant) {
+    const pct = quant.bytesAt16Bit ? Math.round((100 * quant.savedBytes) / quant.bytesAt16Bit) : 0;
+    lines.push(
+      '',
+      `quantized: ${formatInt(quant.quantizedWeights)} weights (${formatCount(quant.quantizedParameters)} params) in ${formatBytes(quant.storedBytes)}, ${formatBytes(quant.bytesAt16Bit)} at 16 bits (${pct}% saved)`,
+    );
+    lines.push(
+      ...table(
+        quant.schemes.map((q) => [
+          `  ${q.label}`,
+          `${formatInt(q.weights)} weights`,
+          `${formatCount(q.parameters)} params`,
+          formatBytes(q.storedBytes),
+          `${q.bitsPerWeight.toFixed(2)} bits/weight`,
+        ]),
+        new Set([1, 2, 3, 4]),
       ),
     );
   }

@@ -1,3 +1,4 @@
+import { quantizationSummary } from '../core/formats/quant/summary.js';
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { toCheckpointError, type CheckpointError } from '../core/formats/errors.js';
@@ -68,6 +69,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       // Header facts plus a few alpha scalars: cheap, so every file gets its LoRA analysis.
       const analysis = await analyzeLora(checkpoint, { readScalar: scalarReader(checkpoint) });
       const lora = analysis.family === 'none' ? undefined : loraSummaryDto(analysis);
+      const quantization = quantizationSummary(checkpoint);
       const summary: SummaryDto = {
         fileName: this.fileName,
         format: checkpoint.format,
@@ -87,6 +89,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
         })),
         warnings: [...(checkpoint.warnings ?? [])],
         ...(lora ? { lora } : {}),
+        ...(quantization ? { quantization } : {}),
         values: Object.entries(checkpoint.values ?? {})
           .slice(0, 500)
           .map(([key, value]) => ({

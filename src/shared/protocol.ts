@@ -47,6 +47,8 @@ export interface TreeRowDto {
   readonly note?: string;
   /** Base tree: `mapped` when an adapter module patches this parameter, `unused` for an unpatched usual target. */
   readonly mark?: 'mapped' | 'unused';
+  /** A quantized weight: how many stored parts are folded under it (its scheme is in `note`). */
+  readonly parts?: number;
 }
 
 export type JsonValue =
@@ -123,9 +125,29 @@ export interface SummaryDto {
   /** Problems that did not stop the file from opening. */
   readonly warnings: readonly string[];
   readonly lora?: LoraSummaryDto;
+  /** Quantized weights (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, GGUF blocks), when any. */
+  readonly quantization?: QuantizationDto;
   /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
   readonly access: 'ranged' | 'whole';
   readonly openMs: number;
+}
+
+/** formats/quant/summary.ts's QuantSummary, as the Overview shows it. */
+export interface QuantizationDto {
+  readonly schemes: readonly {
+    readonly scheme: string;
+    readonly label: string;
+    readonly weights: number;
+    readonly parameters: number;
+    readonly storedBytes: number;
+    readonly bitsPerWeight: number;
+  }[];
+  readonly quantizedWeights: number;
+  readonly quantizedParameters: number;
+  readonly storedBytes: number;
+  readonly bytesAt16Bit: number;
+  readonly savedBytes: number;
+  readonly floatParameters: number;
 }
 
 export interface ErrorDto {

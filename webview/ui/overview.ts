@@ -1,6 +1,11 @@
 import * as l10n from '@vscode/l10n';
 import { formatBytes, formatCount, formatInt } from '../../src/shared/format.js';
-import type { JsonValue, MetadataEntryDto, SummaryDto } from '../../src/shared/protocol.js';
+import type {
+  JsonValue,
+  MetadataEntryDto,
+  QuantizationDto,
+  SummaryDto,
+} from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { renderAdapterPanel } from './adapterPanel.js';
 import { h, icon } from './dom.js';
@@ -93,12 +98,76 @@ export function renderOverview(
     readNote,
     warnings,
     summary.lora ? renderAdapterPanel(summary.lora, rpc, options.charts !== false) : null,
+    summary.quantization ? quantizationSection(summary.quantization) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
     summary.values.length ? entriesSection(l10n.t('Values'), 'values', summary.values, rpc) : null,
     summary.configs.length
       ? entriesSection(l10n.t('Configuration files'), 'configs', summary.configs, rpc)
       : null,
+  );
+}
+
+/** The quantization scheme(s), bits per weight, and what they save against 16-bit weights. */
+function quantizationSection(q: QuantizationDto): HTMLElement {
+  const pct = q.bytesAt16Bit > 0 ? Math.round((100 * q.savedBytes) / q.bytesAt16Bit) : 0;
+  const rows = q.schemes.map((s) =>
+    h(
+      'tr',
+      null,
+      h('td', null, h('code', null, s.label)),
+      h('td', { className: 'num' }, formatInt(s.weights)),
+      h('td', { className: 'num', title: formatInt(s.parameters) }, formatCount(s.parameters)),
+      h(
+        'td',
+        { className: 'num', title: l10n.t('{0} bytes', formatInt(s.storedBytes)) },
+        formatBytes(s.storedBytes),
+      ),
+      h('td', { className: 'num' }, s.bitsPerWeight.toFixed(2)),
+    ),
+  );
+  return h(
+    'section',
+    { 'aria-label': l10n.t('Quantization'), 'data-testid': 'quantization' },
+    h('h2', null, l10n.t('Quantization')),
+    h(
+      'p',
+      { 'data-testid': 'quantization-saving' },
+      l10n.t(
+        '{0} quantized weights ({1} parameters) take {2} instead of {3} at 16 bits: {4}% saved. Embeddings, norms and other float tensors ({5} parameters) are not quantized.',
+        formatInt(q.quantizedWeights),
+        formatCount(q.quantizedParameters),
+        formatBytes(q.storedBytes),
+        formatBytes(q.bytesAt16Bit),
+        pct,
+        formatCount(q.floatParameters),
+      ),
+    ),
+    h(
+      'table',
+      { className: 'grid dtypes', 'data-testid': 'quantization-schemes' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', null, l10n.t('scheme')),
+          h('th', { className: 'num' }, l10n.t('weights')),
+          h('th', { className: 'num' }, l10n.t('params')),
+          h('th', { className: 'num' }, l10n.t('stored')),
+          h('th', { className: 'num' }, l10n.t('bits/weight')),
+        ),
+      ),
+      h('tbody', null, ...rows),
+    ),
+    h(
+      'p',
+      { className: 'muted' },
+      l10n.t(
+        'Each quantized weight shows in the tree under its logical name and [out, in] shape, with its stored parts folded under it. The smoke test and the merge dequantize it row by row.',
+      ),
+    ),
   );
 }
 

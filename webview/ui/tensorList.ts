@@ -347,9 +347,11 @@ export class TensorList {
         ? h(
             'span',
             { className: 'muted count' },
-            row.totals.tensors === 1
-              ? l10n.t('1 tensor')
-              : l10n.t('{0} tensors', formatInt(row.totals.tensors)),
+            row.parts !== undefined
+              ? l10n.t('{0} stored parts', formatInt(row.parts))
+              : row.totals.tensors === 1
+                ? l10n.t('1 tensor')
+                : l10n.t('{0} tensors', formatInt(row.totals.tensors)),
           )
         : null,
     );

@@ -38,6 +38,8 @@ export interface TreeRow {
   /** Group rows: what the group is, e.g. "linear · r 8 · α 16 · scale 2". */
   readonly note?: string;
   readonly mark?: 'mapped' | 'unused';
+  /** A quantized weight: how many stored parts are folded under it. */
+  readonly parts?: number;
 }
 
 function tensorExtras(t: TensorInfo): { role?: string; file?: string; usedBy?: string } {
@@ -80,9 +82,18 @@ interface TreeNode {
   tensors: number;
   params: number;
   bytes: number;
+  /** A stored part of a quantized weight (its parent): shown, never counted twice. */
+  part?: TensorInfo;
 }
 
 const ROOT = 0;
+
+/** One line on a quantized weight's row: its scheme and what it costs per weight. */
+export function quantNote(t: TensorInfo): string | undefined {
+  const q = t.quant;
+  if (!q) return undefined;
+  return `${q.label} · ${q.bitsPerWeight.toFixed(2).replace(/\.?0+$/, '')} bits/weight`;
+}
 
 export class TensorTree {
   private readonly nodes: TreeNode[] = [];
@@ -158,6 +169,7 @@ export class TensorTree {
       }
       (this.nodes[parent] as TreeNode).tensor = index;
     });
+    this.foldParts();
     // Children in natural order, then totals bottom-up (children always have larger ids).
     for (const node of this.nodes) {
       if (node.children.length > 1) {
@@ -179,6 +191,35 @@ export class TensorTree {
       parent.tensors += node.tensors;
       parent.params += node.params;
       parent.bytes += node.bytes;
+    }
+  }
+
+  /** Quantized weights (GPTQ qweight + qzeros + scales + g_idx, …) get their stored parts as children. */
+  private foldParts(): void {
+    const count = this.nodes.length;
+    for (let id = 1; id < count; id++) {
+      const node = this.nodes[id] as TreeNode;
+      const t = node.tensor >= 0 ? this.tensors[node.tensor] : undefined;
+      if (!t?.quant) continue;
+      const parts = Object.entries(t.quant.parts);
+      // A GGUF block tensor is its own single part: nothing to fold.
+      if (parts.length === 1 && parts[0]?.[1].name === t.name) continue;
+      for (const [role, part] of parts) {
+        const partId = this.nodes.length;
+        this.nodes.push({
+          parent: id,
+          label: role,
+          path: part.name,
+          depth: node.depth + 1,
+          children: [],
+          tensor: -1,
+          tensors: 0,
+          params: 0,
+          bytes: 0,
+          part,
+        });
+        node.children.push(partId);
+      }
     }
   }
 
@@ -344,6 +385,11 @@ export class TensorTree {
         sums.bytes[p] = (sums.bytes[p] as number) + (sums.bytes[id] as number);
       }
     }
+    // A quantized weight's parts show whenever the weight does (part ids follow their parent's).
+    for (let id = ROOT + 1; id < n; id++) {
+      const node = this.nodes[id] as TreeNode;
+      if (node.part && matched[node.parent]) matched[id] = 1;
+    }
     this.matched = matched;
     this.matchedSums = sums;
     this.tensorHit = tensorHit;
@@ -377,6 +423,7 @@ export class TensorTree {
 
   private nodeRow(id: number): TreeRow {
     const n = this.nodes[id] as TreeNode;
+    if (n.part) return this.partRow(id, n, n.part);
     const totals = this.matched
       ? this.matchedTotals(id)
       : { tensors: n.tensors, params: n.params, bytes: n.bytes };
@@ -395,6 +442,23 @@ export class TensorTree {
       ...(isGroup && this.options.groupNotes?.has(n.path)
         ? { note: this.options.groupNotes.get(n.path) }
         : {}),
+      ...(t?.quant
+        ? { note: quantNote(t), ...(isGroup ? { parts: n.children.length } : {}) }
+        : {}),
+    };
+  }
+
+  private partRow(id: number, n: TreeNode, part: TensorInfo): TreeRow {
+    return {
+      id,
+      kind: 'tensor',
+      depth: n.depth,
+      label: n.label,
+      path: n.path,
+      totals: { tensors: 1, params: part.parameterCount, bytes: part.byteLength },
+      dtype: part.dtype,
+      shape: part.shape,
+      ...(part.file !== undefined ? { file: part.file } : {}),
     };
   }
 
@@ -411,6 +475,7 @@ export class TensorTree {
       shape: t.shape,
       ...tensorExtras(t),
       ...(this.options.marks?.has(t.name) ? { mark: this.options.marks.get(t.name) } : {}),
+      ...(t.quant ? { note: quantNote(t) } : {}),
     };
   }
 
