@@ -204,6 +204,9 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
       `unrecognized tensors: ${plural(unrecognized.length, 'tensor')}, e.g. ${unrecognized[0]?.name ?? ''}`,
     );
 
+  const stored = quantizedFactors(modules, tensorsByName);
+  if (stored) warnings.push(stored);
+
   const summary = summarize(modules, tensorsByName);
   return {
     family: family.family,
@@ -270,4 +273,28 @@ function foldModelWeights(entries: readonly NonLoraEntry[]): NonLoraEntry[] {
 function examples(items: readonly string[], n = 3): string {
   const shown = items.slice(0, n).join('; ');
   return items.length > n ? `${shown}; … and ${items.length - n} more` : shown;
+}
+
+/**
+ * FP8 or quantized LoRA factors (FP8 LoRA files exist): they are read and widened to float for the
+ * smoke test, the merge and the statistics, so the user should know their values are not 16-bit.
+ */
+function quantizedFactors(
+  modules: readonly LoraModule[],
+  tensors: ReadonlyMap<string, TensorInfo>,
+): string | null {
+  const kinds = new Map<string, number>();
+  const mods = new Set<string>();
+  for (const m of modules)
+    for (const name of Object.values(m.parts)) {
+      const t = tensors.get(name);
+      if (!t) continue;
+      const label = t.quant?.label ?? (t.dtype.startsWith('F8_') ? t.dtype : null);
+      if (!label) continue;
+      kinds.set(label, (kinds.get(label) ?? 0) + 1);
+      mods.add(m.name);
+    }
+  if (mods.size === 0) return null;
+  const what = [...kinds.entries()].map(([k, n]) => `${plural(n, 'tensor')} ${k}`).join(', ');
+  return `quantized adapter: ${plural(mods.size, 'module')} store their factors as ${what}; they are read dequantized to float (smoke test, merge and statistics use those values)`;
 }

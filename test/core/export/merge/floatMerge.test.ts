@@ -5,43 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mergeAdapter } from '../../../../src/core/export/merge/index.js';
 import { mergeIntoSafetensors } from '../../../../src/core/export/merge/floatMerge.js';
-import { readFloatTensor } from '../../../../src/core/formats/quant/readFloat.js';
 import { openPath } from '../../../../src/core/formats/index.js';
 import { openMappedPair } from '../../../../src/core/mapping/mappedPair.js';
+import { assertMergedEquals } from '../../../helpers/mergedEquals.js';
 
 const FIX = 'test/fixtures/quant';
-
-/** max |a − b| / max |b| over the tensor. */
-function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / (scale || 1);
-}
-
-/** Every tensor of `merged` equals `truth` within `tol` relative, and the names agree. */
-export async function assertMergedEquals(mergedPath: string, truthPath: string, tol: number) {
-  const merged = await openPath(mergedPath);
-  const truth = await openPath(truthPath);
-  try {
-    assert.deepEqual(
-      merged.tensors.map((t) => t.name).sort(),
-      truth.tensors.map((t) => t.name).sort(),
-    );
-    for (const t of truth.tensors) {
-      const m = merged.tensor(t.name);
-      assert.deepEqual(m.shape, t.shape, t.name);
-      const err = relError(await readFloatTensor(merged, m), await readFloatTensor(truth, t));
-      assert.ok(err <= tol, `${t.name}: relative error ${err} > ${tol}`);
-    }
-  } finally {
-    await merged.close();
-    await truth.close();
-  }
-}
 
 describe('merge into safetensors (float base)', () => {
   let dir: string;
