@@ -8,6 +8,7 @@ import type { Checkpoint } from '../../formats/checkpoint.js';
 import { decodeValues } from '../../formats/decode.js';
 import { isDType } from '../../formats/dtypes.js';
 import { CheckpointError } from '../../formats/errors.js';
+import { readFloatTensor } from '../../formats/quant/readFloat.js';
 import type { MergePatch } from './plan.js';
 
 /** B [out, r] and Aᵀ [inK, r], row-major, so every ΔW element is one dot product of two rows. */
@@ -24,6 +25,8 @@ const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16', 'F8
 
 async function readFloats(adapter: Checkpoint, name: string): Promise<Float64Array> {
   const t = adapter.tensor(name);
+  // A quantized factor (FP8 with a scale tensor) is read dequantized, never as raw codes.
+  if (t.quant) return Float64Array.from(await readFloatTensor(adapter, t));
   if (!isDType(t.dtype) || !DECODABLE.has(t.dtype))
     throw new CheckpointError(
       'InvalidExport',

@@ -93,6 +93,21 @@ class GgufCheckpoint implements Checkpoint {
     return this.index.get(name);
   }
 
+  /**
+   * Raw bytes at an absolute offset (a few rows of a block tensor, for dequantization). Little-endian
+   * files only: a big-endian file's block bytes have no agreed order.
+   */
+  readSpan(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    if (!this.littleEndian)
+      return Promise.reject(
+        new CheckpointError(
+          'UnsupportedDtype',
+          'byte ranges of a big-endian GGUF file are not read: writers do not agree on its block byte order',
+        ),
+      );
+    return readRange(this.source, offset, length, into);
+  }
+
   async readTensorBytes(
     tensor: TensorInfo,
     range?: ElementRange,

@@ -14,8 +14,10 @@ export const FLOAT8_DTYPES: ReadonlySet<string> = new Set(['F8_E4M3', 'F8_E5M2']
 
 /** Can `readFloatElements` read this tensor of this checkpoint? A reason when it cannot. */
 export function floatReadable(cp: Checkpoint, t: TensorInfo): true | string {
-  if (FLOAT_DTYPES.has(t.dtype) || FLOAT8_DTYPES.has(t.dtype)) return true;
-  if (t.quant && isQuantizedCheckpoint(cp) && cp.quantized.has(t.name)) return true;
+  // A quantized weight first: FP8 with scales keeps the F8 dtype name but is not a bare FP8 tensor.
+  if (t.quant) {
+    if (isQuantizedCheckpoint(cp) && cp.quantized.has(t.name)) return true;
+  } else if (FLOAT_DTYPES.has(t.dtype) || FLOAT8_DTYPES.has(t.dtype)) return true;
   return `${t.name} is ${t.dtype}, which is neither a float dtype nor a quantized weight LoRA Lens dequantizes`;
 }
 
@@ -46,12 +48,12 @@ export async function readFloatElements(
     );
   }
   if (count === 0) return;
-  if (FLOAT_DTYPES.has(t.dtype)) {
+  if (!t.quant && FLOAT_DTYPES.has(t.dtype)) {
     const into = scratchBytes?.(count * floatBytes(t.dtype));
     decodeInto(await cp.readTensorBytes(t, { start, count }, into), t.dtype, out);
     return;
   }
-  if (FLOAT8_DTYPES.has(t.dtype)) {
+  if (!t.quant && FLOAT8_DTYPES.has(t.dtype)) {
     out.set(decodeValues(await cp.readTensorBytes(t, { start, count }), t.dtype as 'F8_E4M3'));
     return;
   }

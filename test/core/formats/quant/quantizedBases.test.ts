@@ -30,7 +30,26 @@ interface Case {
   readonly scheme: RegExp | null;
 }
 
-const QUANTIZED: readonly [string, string, RegExp][] = [];
+/** [fixture folder, base file in it, what the mapping names as the target's scheme]. */
+const QUANTIZED: readonly [string, string, RegExp][] = [
+  ['gptq-v1-g128', 'model.safetensors', /^GPTQ int4 g128/],
+  ['gptq-v1-descact-g64', 'model.safetensors', /^GPTQ int4 g64 .*desc_act/],
+  ['gptq-v2-8bit', 'model.safetensors', /^GPTQ int8/],
+  ['awq-gemm-g128', 'model.safetensors', /^AWQ/],
+  ['ct-int4-group128', 'model.safetensors', /int4/i],
+  ['ct-int8-channel', 'model.safetensors', /int8/i],
+  ['bnb-int8', 'model.safetensors', /LLM\.int8/],
+  ['bnb-nf4', 'model.safetensors', /^NF4/],
+  ['bnb-nf4-double', 'model.safetensors', /^NF4 .*double quant/],
+  ['bnb-fp4', 'model.safetensors', /^FP4/],
+  ['fp8-tensor', 'model.safetensors', /F8_E4M3 per-tensor/],
+  ['fp8-channel', 'model.safetensors', /F8_E4M3 per-channel/],
+  ['fp8-block128', 'model.safetensors', /F8_E4M3 blocks of 128/],
+  ['gguf-q4_0', 'model.gguf', /^Q4_0$/],
+  ['gguf-q8_0', 'model.gguf', /^Q8_0$/],
+  ['gguf-q4_k', 'model.gguf', /^Q4_K$/],
+  ['gguf-mixed', 'model.gguf', /^Q[2-6]_[01K]$/],
+];
 
 const CASES: readonly Case[] = [
   {
