@@ -7,6 +7,7 @@
  * 2. Peak RSS of a fresh process that opens that file, against an empty Node process.
  * 3. The smoke test of a Llama-7B-shaped adapter in its child process (time, peak RSS, against reading
  *    the bytes once), and adapter switching against session rebuilds (bench/smokeBench.ts).
+ * 4. The smoke test on a 7B-shaped Q4_0 GGUF base, and merge throughput against cp (bench/quantBench.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
 import { benchExtract } from './extractBench.js';
+import { benchQuant } from './quantBench.js';
 import { benchSmoke } from './smokeBench.js';
 import { benchTorch } from './torchBench.js';
 
@@ -192,6 +194,7 @@ async function main(): Promise<void> {
       `peak RSS opening it in a fresh process: ${rss.toFixed(0)} MiB (an empty Node process: ${empty.toFixed(0)} MiB; goal ≤ 80 MB) ${rss <= 80 ? 'OK' : 'OVER'}`,
     );
     for (const line of await benchSmoke(join(DIR, 'smoke'))) console.log(line);
+    for (const line of await benchQuant(join(DIR, 'quant'))) console.log(line);
   } finally {
     if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
   }

@@ -116,7 +116,7 @@ function syntheticAdapter(): Checkpoint {
   };
 }
 
-async function writeAdapter(dir: string): Promise<number> {
+export async function writeAdapter(dir: string): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const ckpt = syntheticAdapter();
   const tensors: TensorToWrite[] = ckpt.tensors.map((t) => ({
@@ -244,7 +244,7 @@ async function writeSparseBase(
 }
 
 /** The floor: read every byte of the given files once, 8 MiB at a time. */
-async function readAll(paths: readonly string[]): Promise<number> {
+export async function readAll(paths: readonly string[]): Promise<number> {
   const buf = Buffer.allocUnsafe(8 << 20);
   let total = 0;
   for (const p of paths) {
@@ -263,7 +263,7 @@ async function readAll(paths: readonly string[]): Promise<number> {
 }
 
 /** dist/smokeWorker.js, built by the product's own build script. */
-function buildWorker(): string {
+export function buildWorker(): string {
   const r = spawnSync(process.execPath, ['esbuild.js'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`node esbuild.js failed:\n${r.stderr}`);
   return resolve('dist/smokeWorker.js');

@@ -442,9 +442,7 @@ export class TensorTree {
       ...(isGroup && this.options.groupNotes?.has(n.path)
         ? { note: this.options.groupNotes.get(n.path) }
         : {}),
-      ...(t?.quant
-        ? { note: quantNote(t), ...(isGroup ? { parts: n.children.length } : {}) }
-        : {}),
+      ...(t?.quant ? { note: quantNote(t), ...(isGroup ? { parts: n.children.length } : {}) } : {}),
     };
   }
 
