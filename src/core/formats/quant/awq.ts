@@ -7,7 +7,6 @@
  */
 import type { TensorInfo } from '../checkpoint.js';
 import {
-  bitsPerWeight,
   configBool,
   configInt,
   configString,
@@ -15,14 +14,13 @@ import {
   expectPart,
   floatValues,
   int32Words,
-  invalid,
   modulesWith,
   qweightFamily,
+  requiredPart,
   type QuantConfig,
   SCALE_DTYPES,
-  shapeText,
-  unsupported,
 } from './intPacking.js';
+import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
 /** Output 8c + j sits in nibble AWQ_NIBBLE[j] of word c (the inverse of AutoAWQ's order_map). */
@@ -71,24 +69,14 @@ interface AwqModule {
   readonly groupSize: number;
 }
 
-function required(byName: ReadonlyMap<string, TensorInfo>, m: string, role: string): TensorInfo {
-  const t = byName.get(`${m}.${role}`);
-  if (!t)
-    throw invalid(
-      `${m}.qweight has no ${m}.${role}: an AWQ module needs qweight, qzeros and scales`,
-      `${m}.qweight`,
-    );
-  return t;
-}
-
 function moduleOf(
   m: string,
   qweight: TensorInfo,
   byName: ReadonlyMap<string, TensorInfo>,
   s: AwqSettings,
 ): AwqModule {
-  const qzeros = required(byName, m, 'qzeros');
-  const scales = required(byName, m, 'scales');
+  const qzeros = requiredPart(byName, m, 'qzeros', 'an AWQ module');
+  const scales = requiredPart(byName, m, 'scales', 'an AWQ module');
   expectPart(qweight, ['I32'], 2, m, 'qweight');
   expectPart(qzeros, ['I32'], 2, m, 'qzeros');
   expectPart(scales, [...SCALE_DTYPES], 2, m, 'scales');

@@ -14,10 +14,10 @@ import type { TensorInfo } from '../checkpoint.js';
 import {
   bitsPerWeight,
   checkRows,
-  invalidQuant,
+  invalid,
   readFloats,
   shapeText,
-  unsupportedQuant,
+  unsupported,
 } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
@@ -61,7 +61,7 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
     if (!m) continue;
     const weightName = m[1] as string;
     if (withState.has(weightName)) {
-      throw invalidQuant(`"${weightName}" has more than one bitsandbytes quant_state`, t.name);
+      throw invalid(`"${weightName}" has more than one bitsandbytes quant_state`, t.name);
     }
     withState.add(weightName);
     found.push(await fourBitWeight(ctx, weightName, m[2] as string, t));
@@ -72,7 +72,7 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
     if (!suffix) continue;
     const stem = t.name.slice(0, -suffix.length);
     if ((stem === 'weight' || stem.endsWith('.weight')) && !withState.has(stem)) {
-      throw invalidQuant(
+      throw invalid(
         `"${t.name}" is a bitsandbytes 4-bit part but "${stem}.quant_state.bitsandbytes__nf4" (or __fp4) is missing`,
         t.name,
       );
@@ -83,7 +83,7 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
 
 async function readState(ctx: QuantContext, t: TensorInfo): Promise<Record<string, unknown>> {
   if (t.dtype !== 'U8' || t.shape.length !== 1 || t.byteLength > MAX_STATE_BYTES) {
-    throw invalidQuant(
+    throw invalid(
       `"${t.name}" is ${t.dtype} ${shapeText(t.shape)}; a quant_state is U8 [n] holding JSON bytes`,
       t.name,
     );
@@ -94,13 +94,10 @@ async function readState(ctx: QuantContext, t: TensorInfo): Promise<Record<strin
       new TextDecoder('utf-8', { fatal: true }).decode(await ctx.read.elements(t)),
     );
   } catch {
-    throw invalidQuant(
-      `"${t.name}" is not JSON (a bitsandbytes quant_state is UTF-8 JSON)`,
-      t.name,
-    );
+    throw invalid(`"${t.name}" is not JSON (a bitsandbytes quant_state is UTF-8 JSON)`, t.name);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw invalidQuant(`"${t.name}" is JSON but not an object`, t.name);
+    throw invalid(`"${t.name}" is JSON but not an object`, t.name);
   }
   return parsed as Record<string, unknown>;
 }
@@ -117,7 +114,7 @@ function requirePart(
 ): TensorInfo {
   const t = ctx.byName.get(name);
   if (!t)
-    throw invalidQuant(
+    throw invalid(
       `"${weightName}" is bitsandbytes 4-bit but "${name}" (${what}) is missing`,
       weightName,
     );
@@ -126,7 +123,7 @@ function requirePart(
 
 function requireFloat(t: TensorInfo, length: number, what: string): void {
   if (t.dtype !== 'F32' || t.shape.length !== 1 || t.shape[0] !== length) {
-    throw invalidQuant(
+    throw invalid(
       `"${t.name}" is ${t.dtype} ${shapeText(t.shape)}; ${what} is F32 [${length}]`,
       t.name,
     );
@@ -140,7 +137,7 @@ async function fourBitWeight(
   stateT: TensorInfo,
 ): Promise<QuantizedWeight> {
   if (!QUANT_TYPES.has(quantType)) {
-    throw unsupportedQuant(
+    throw unsupported(
       `"${stateT.name}": bitsandbytes quant type "${quantType}" is not nf4 or fp4`,
       stateT.name,
     );
@@ -192,20 +189,20 @@ function validate(
 ): Layout {
   const subject = stateT.name;
   if (state.quant_type !== quantType) {
-    throw invalidQuant(
+    throw invalid(
       `"${subject}" says quant_type ${JSON.stringify(state.quant_type)}, its name says ${quantType}`,
       subject,
     );
   }
   const { blocksize, shape } = state;
   if (!positiveInt(blocksize)) {
-    throw invalidQuant(
+    throw invalid(
       `"${subject}": blocksize ${JSON.stringify(blocksize)} is not a positive integer`,
       subject,
     );
   }
   if (!Array.isArray(shape) || shape.length === 0 || !shape.every(positiveInt)) {
-    throw invalidQuant(
+    throw invalid(
       `"${subject}": shape ${JSON.stringify(shape)} is not a list of positive integers`,
       subject,
     );
@@ -213,13 +210,13 @@ function validate(
   const n = (shape as number[]).reduce((a, b) => a * b, 1);
   const weight = requirePart(ctx, weightName, weightName, 'the packed codes');
   if (weight.dtype !== 'U8') {
-    throw unsupportedQuant(
+    throw unsupported(
       `"${weightName}" is ${weight.dtype}: only uint8 bnb_4bit_quant_storage is supported`,
       weightName,
     );
   }
   if (weight.parameterCount !== Math.ceil(n / 2)) {
-    throw invalidQuant(
+    throw invalid(
       `"${weightName}" packs ${weight.parameterCount * 2} codes ${shapeText(weight.shape)} but its quant_state shape ${shapeText(shape as number[])} has ${n} elements (needs ${Math.ceil(n / 2)} bytes)`,
       weightName,
     );
@@ -229,14 +226,14 @@ function validate(
   requireFloat(quantMap, 16, 'a 4-bit code book');
   const blocks = Math.ceil(n / blocksize);
   if (absmax.shape.length !== 1 || absmax.parameterCount !== blocks) {
-    throw invalidQuant(
+    throw invalid(
       `"${absmax.name}" is ${shapeText(absmax.shape)}; ${n} elements in blocks of ${blocksize} need [${blocks}]`,
       absmax.name,
     );
   }
   const nested = validateNested(ctx, weightName, state, absmax, blocks, subject);
   if (!nested && absmax.dtype !== 'F32') {
-    throw invalidQuant(
+    throw invalid(
       `"${absmax.name}" is ${absmax.dtype}; without double quant absmax is F32`,
       absmax.name,
     );
@@ -266,7 +263,7 @@ function validateNested(
   const blocksize = state.nested_blocksize;
   const offset = state.nested_offset;
   if (!positiveInt(blocksize) || typeof offset !== 'number' || !Number.isFinite(offset)) {
-    throw invalidQuant(
+    throw invalid(
       `"${subject}" lacks a valid nested_blocksize / nested_offset (double quant): ${JSON.stringify({ nested_blocksize: blocksize, nested_offset: offset })}`,
       subject,
     );
@@ -290,7 +287,7 @@ function validateNested(
   );
   requireFloat(map, 256, 'a double-quant code book');
   if (absmax.dtype !== 'U8') {
-    throw invalidQuant(
+    throw invalid(
       `"${absmax.name}" is ${absmax.dtype}; with double quant absmax is U8 codes`,
       absmax.name,
     );

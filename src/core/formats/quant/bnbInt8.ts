@@ -10,11 +10,11 @@ import type { DType } from '../dtypes.js';
 import {
   bitsPerWeight,
   checkRows,
-  invalidQuant,
+  invalid,
   isScalarShape,
   readFloats,
   shapeText,
-  unsupportedQuant,
+  unsupported,
 } from './partRead.js';
 import type { QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
@@ -45,12 +45,12 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
     } else if (t.name.endsWith('.weight_format')) {
       const m = t.name.slice(0, -'.weight_format'.length);
       if (!ctx.byName.has(`${m}.SCB`)) {
-        throw invalidQuant(`"${t.name}" has no "${m}.SCB" beside it (LLM.int8 row scales)`, t.name);
+        throw invalid(`"${t.name}" has no "${m}.SCB" beside it (LLM.int8 row scales)`, t.name);
       }
     } else if (int8Config && t.dtype === 'I8' && t.name.endsWith('.weight')) {
       const m = t.name.slice(0, -'.weight'.length);
       if (!ctx.byName.has(`${m}.SCB`)) {
-        throw invalidQuant(
+        throw invalid(
           `"${t.name}" is I8 in a bitsandbytes 8-bit model but "${m}.SCB" (its row scales) is missing`,
           t.name,
         );
@@ -62,16 +62,16 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
 
 async function int8Weight(ctx: QuantContext, m: string, scb: TensorInfo): Promise<QuantizedWeight> {
   const weight = ctx.byName.get(`${m}.weight`);
-  if (!weight) throw invalidQuant(`"${scb.name}" has no "${m}.weight" beside it`, scb.name);
+  if (!weight) throw invalid(`"${scb.name}" has no "${m}.weight" beside it`, scb.name);
   if (weight.dtype !== 'I8' || weight.shape.length !== 2) {
-    throw invalidQuant(
+    throw invalid(
       `"${weight.name}" is ${weight.dtype} ${shapeText(weight.shape)}; LLM.int8 stores I8 [out, in]`,
       weight.name,
     );
   }
   const [rows, cols] = weight.shape as [number, number];
   if (scb.dtype !== 'F32' || scb.shape.length !== 1 || scb.shape[0] !== rows) {
-    throw invalidQuant(
+    throw invalid(
       `"${scb.name}" is ${scb.dtype} ${shapeText(scb.shape)}; LLM.int8 stores F32 [${rows}] (one absmax per row of ${weight.name})`,
       scb.name,
     );
@@ -113,7 +113,7 @@ async function int8Weight(ctx: QuantContext, m: string, scb: TensorInfo): Promis
 
 async function checkWeightFormat(ctx: QuantContext, format: TensorInfo): Promise<void> {
   if (!INT_DTYPES.has(format.dtype) || !isScalarShape(format.shape)) {
-    throw invalidQuant(
+    throw invalid(
       `"${format.name}" is ${format.dtype} ${shapeText(format.shape)}; expected one integer (U8 [])`,
       format.name,
     );
@@ -121,7 +121,7 @@ async function checkWeightFormat(ctx: QuantContext, format: TensorInfo): Promise
   const value = decodeValues(await ctx.read.elements(format), format.dtype as DType)[0];
   if (value !== 0) {
     const known = value !== undefined ? WEIGHT_FORMATS[value] : undefined;
-    throw unsupportedQuant(
+    throw unsupported(
       `"${format.name}" is ${String(value)} (${known ?? 'an unknown layout'}); only 0 (row-major) LLM.int8 weights are supported`,
       format.name,
     );

@@ -11,17 +11,8 @@
  */
 import type { TensorInfo } from '../checkpoint.js';
 import { ctArgsFor, ctSettings, type CtArgs, type CtSettings } from './compressedTensorsConfig.js';
-import {
-  bitsPerWeight,
-  expectPart,
-  floatValues,
-  int32Words,
-  int8Values,
-  invalid,
-  SCALE_DTYPES,
-  shapeText,
-  unsupported,
-} from './intPacking.js';
+import { expectPart, floatValues, int32Words, int8Values, SCALE_DTYPES } from './intPacking.js';
+import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
 const PACKED_BITS: ReadonlySet<number> = new Set([2, 4, 8]);

@@ -10,11 +10,10 @@ import {
   configBool,
   configInt,
   configString,
-  invalid,
   quantMethod,
   type QuantConfig,
-  unsupported,
 } from './intPacking.js';
+import { invalid, unsupported } from './partRead.js';
 
 export interface CtArgs {
   readonly numBits: number;

@@ -14,12 +14,12 @@ import { FP8_WEIGHT_DTYPES, fp8Table, type Fp8Dtype } from './fp8Decode.js';
 import {
   bitsPerWeight,
   checkRows,
-  invalidQuant,
+  invalid,
   isScalarShape,
   readFloats,
   SCALE_DTYPES,
   shapeText,
-  unsupportedQuant,
+  unsupported,
 } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
@@ -50,14 +50,14 @@ async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
     const scaleInv = ctx.byName.get(`${m}weight_scale_inv`);
     if (!scale && !scaleInv) continue;
     if (scale && scaleInv) {
-      throw invalidQuant(
+      throw invalid(
         `"${t.name}" has both weight_scale and weight_scale_inv; which one applies is ambiguous`,
         t.name,
       );
     }
     const zeroPoint = ctx.byName.get(`${m}weight_zero_point`);
     if (zeroPoint) {
-      throw unsupportedQuant(
+      throw unsupported(
         `"${zeroPoint.name}": asymmetric FP8 (a weight zero point) is not supported`,
         zeroPoint.name,
       );
@@ -145,7 +145,7 @@ function scaleGrid(
     }
   }
   const [bo, bi] = block ?? DEFAULT_BLOCK;
-  throw invalidQuant(
+  throw invalid(
     `"${scale.name}" is ${shapeText(s)}, which fits neither a per-tensor [] nor a per-channel [${rows}, 1] scale nor the [${Math.ceil(rows / bo)}, ${Math.ceil(cols / bi)}] grid of ${bo}×${bi} blocks of ${weight.name} ${shapeText(weight.shape)}`,
     scale.name,
   );
@@ -158,13 +158,13 @@ function fp8Weight(
   block: readonly [number, number] | undefined,
 ): QuantizedWeight {
   if (weight.shape.length !== 2) {
-    throw unsupportedQuant(
+    throw unsupported(
       `"${weight.name}" is ${weight.dtype} ${shapeText(weight.shape)}: only 2-D FP8 weights with scales are supported`,
       weight.name,
     );
   }
   if (!SCALE_DTYPES.has(scale.dtype)) {
-    throw invalidQuant(
+    throw invalid(
       `"${scale.name}" is ${scale.dtype}; FP8 scales are F32, BF16, F16 or F8_E8M0`,
       scale.name,
     );

@@ -7,7 +7,6 @@
  */
 import type { TensorInfo } from '../checkpoint.js';
 import {
-  bitsPerWeight,
   configBool,
   configInt,
   configString,
@@ -16,14 +15,13 @@ import {
   exactDiv,
   floatValues,
   int32Words,
-  invalid,
   modulesWith,
   qweightFamily,
+  requiredPart,
   type QuantConfig,
   SCALE_DTYPES,
-  shapeText,
-  unsupported,
 } from './intPacking.js';
+import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
 
 /** What quantization_config says, once per checkpoint. */
@@ -108,24 +106,14 @@ interface GptqModule {
   readonly groupSize: number;
 }
 
-function required(byName: ReadonlyMap<string, TensorInfo>, m: string, role: string): TensorInfo {
-  const t = byName.get(`${m}.${role}`);
-  if (!t)
-    throw invalid(
-      `${m}.qweight has no ${m}.${role}: a GPTQ module needs qweight, qzeros and scales`,
-      `${m}.qweight`,
-    );
-  return t;
-}
-
 function moduleOf(
   m: string,
   qweight: TensorInfo,
   byName: ReadonlyMap<string, TensorInfo>,
   s: GptqSettings,
 ): GptqModule {
-  const qzeros = required(byName, m, 'qzeros');
-  const scales = required(byName, m, 'scales');
+  const qzeros = requiredPart(byName, m, 'qzeros', 'a GPTQ module');
+  const scales = requiredPart(byName, m, 'scales', 'a GPTQ module');
   const gIdx = byName.get(`${m}.g_idx`);
   expectPart(qweight, ['I32'], 2, m, 'qweight');
   expectPart(qzeros, ['I32'], 2, m, 'qzeros');

@@ -3,25 +3,13 @@
  * first), float scales, config fields read strictly, and the named errors for a broken layout.
  */
 import type { PlainValue, TensorInfo } from '../checkpoint.js';
-import { CheckpointError } from '../errors.js';
 import { toFloat32 } from '../floatDecode.js';
+import { invalid, shapeText } from './partRead.js';
 
 /** Dtypes the scales of these schemes are stored in. */
 export const SCALE_DTYPES: ReadonlySet<string> = new Set(['F16', 'BF16', 'F32']);
 
 export type QuantConfig = Readonly<Record<string, PlainValue>>;
-
-export function invalid(message: string, subject: string): CheckpointError {
-  return new CheckpointError('InvalidQuantization', message, subject);
-}
-
-export function unsupported(message: string, subject: string): CheckpointError {
-  return new CheckpointError('UnsupportedQuantization', message, subject);
-}
-
-export function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
 
 /** Little-endian int32 words (every platform LoRA Lens ships on is little-endian). */
 export function int32Words(bytes: Uint8Array): Int32Array {
@@ -36,16 +24,6 @@ export function int8Values(bytes: Uint8Array): Int8Array {
 
 export function floatValues(bytes: Uint8Array, dtype: string): Float32Array {
   return toFloat32(bytes, dtype);
-}
-
-/** Storage bits per logical weight: every part's bytes, over out × in. */
-export function bitsPerWeight(
-  parts: Readonly<Record<string, TensorInfo>>,
-  elements: number,
-): number {
-  let bytes = 0;
-  for (const p of Object.values(parts)) bytes += p.byteLength;
-  return elements === 0 ? 0 : (bytes * 8) / elements;
 }
 
 /** `t` must have one of `dtypes` and `rank` dimensions; `role` names it in the error. */
@@ -154,4 +132,20 @@ export function qweightFamily(
 /** Integer division that is exact, or undefined. */
 export function exactDiv(a: number, b: number): number | undefined {
   return b > 0 && a % b === 0 ? a / b : undefined;
+}
+
+/** A part a `qweight` module cannot do without; `what` is "a GPTQ module", "an AWQ module". */
+export function requiredPart(
+  byName: ReadonlyMap<string, TensorInfo>,
+  m: string,
+  role: string,
+  what: string,
+): TensorInfo {
+  const t = byName.get(`${m}.${role}`);
+  if (!t)
+    throw invalid(
+      `${m}.qweight has no ${m}.${role}: ${what} needs qweight, qzeros and scales`,
+      `${m}.qweight`,
+    );
+  return t;
 }

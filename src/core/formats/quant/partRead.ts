@@ -1,5 +1,5 @@
 /**
- * Small helpers the bitsandbytes and FP8 schemes share: named refusals, shape checks, row-range checks
+ * Small helpers every scheme shares: named refusals, shape checks, row-range checks, bits per weight,
  * and float parts (scales, absmax, code books) read as float32.
  */
 import type { ElementRange, TensorInfo } from '../checkpoint.js';
@@ -8,11 +8,11 @@ import type { DType } from '../dtypes.js';
 import { CheckpointError } from '../errors.js';
 import type { PartReader } from './types.js';
 
-export function invalidQuant(message: string, subject: string): CheckpointError {
+export function invalid(message: string, subject: string): CheckpointError {
   return new CheckpointError('InvalidQuantization', message, subject);
 }
 
-export function unsupportedQuant(message: string, subject: string): CheckpointError {
+export function unsupported(message: string, subject: string): CheckpointError {
   return new CheckpointError('UnsupportedQuantization', message, subject);
 }
 
@@ -39,7 +39,7 @@ export async function readFloats(
   range?: ElementRange,
 ): Promise<Float32Array> {
   if (!SCALE_DTYPES.has(t.dtype)) {
-    throw invalidQuant(
+    throw invalid(
       `"${t.name}" is ${t.dtype}; a float part must be F32, F16, BF16 or F8_E8M0`,
       t.name,
     );

@@ -11,7 +11,7 @@
  */
 import type { TensorInfo } from '../../checkpoint.js';
 import { GGML_TYPES, type GgmlType } from '../../gguf/ggmlTypes.js';
-import { checkRows, invalidQuant, shapeText, unsupportedQuant } from '../partRead.js';
+import { checkRows, invalid, shapeText, unsupported } from '../partRead.js';
 import type { QuantContext, QuantInfo, QuantizedWeight, QuantScheme } from '../types.js';
 import {
   scaleDtypeOf,
@@ -47,14 +47,14 @@ function checkLayout(t: TensorInfo, type: GgmlType): void {
   const rowLength = t.shape[t.shape.length - 1];
   const elements = t.shape.reduce((a, b) => a * b, 1);
   if (rowLength === undefined || rowLength % type.blockSize !== 0) {
-    throw invalidQuant(
+    throw invalid(
       `"${t.name}" is ${type.name} ${shapeText(t.shape)}: its last dimension must be a whole number of ${type.blockSize}-element blocks`,
       t.name,
     );
   }
   const bytes = (elements / type.blockSize) * type.typeSize;
   if (elements !== t.parameterCount || bytes !== t.byteLength) {
-    throw invalidQuant(
+    throw invalid(
       `"${t.name}" is ${type.name} ${shapeText(t.shape)}, which is ${bytes} bytes of ${type.typeSize}-byte blocks, but its data is ${t.byteLength} bytes`,
       t.name,
     );
@@ -86,7 +86,7 @@ function blockWeight(t: TensorInfo, type: GgmlType): QuantizedWeight {
     async dequantizeRows(read, start, count, out) {
       checkRows(t.name, rows, cols, start, count, out);
       if (!supported) {
-        throw unsupportedQuant(
+        throw unsupported(
           `"${t.name}" is ${type.name}, which LoRA Lens does not dequantize; supported GGUF types: ${SUPPORTED_NAMES.join(', ')}`,
           t.name,
         );
@@ -99,7 +99,7 @@ function blockWeight(t: TensorInfo, type: GgmlType): QuantizedWeight {
       const length = blocks * type.typeSize;
       const bytes = await read.bytes(t, b0 * type.typeSize, length);
       if (bytes.byteLength !== length) {
-        throw invalidQuant(
+        throw invalid(
           `"${t.name}": asked for ${length} bytes of ${type.name} blocks at byte ${b0 * type.typeSize}, got ${bytes.byteLength}`,
           t.name,
         );
@@ -111,7 +111,7 @@ function blockWeight(t: TensorInfo, type: GgmlType): QuantizedWeight {
       const bad = supported.decode(bytes, blocks, into, 0);
       if (bad >= 0) {
         const element = (b0 + bad) * type.blockSize;
-        throw invalidQuant(
+        throw invalid(
           `"${t.name}" (${type.name}): block ${b0 + bad} (elements ${element}..${element + type.blockSize}, row ${Math.floor(element / cols)}) has a NaN or infinite F16 scale; llama.cpp's tensor validation refuses it`,
           t.name,
         );
