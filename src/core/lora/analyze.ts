@@ -2,7 +2,9 @@ import type { CheckpointInfo, TensorInfo } from '../formats/checkpoint.js';
 import { plural } from './checkpointFacts.js';
 import { detectFamily, type DetectedModule, type FamilyDecision } from './familyDetection.js';
 import { algorithmOf, groupTensors, missingParts, type RawModule } from './moduleGrouping.js';
-import { describeShapes, type ShapeFacts } from './moduleShapes.js';
+import { peftConfigObject } from './peftConfig.js';
+import { methodById } from './methods/registry.js';
+import type { DescribeContext, MethodFacts } from './methods/types.js';
 import { classifyMetadata, classifyTensor, classifyValues } from './nonLora.js';
 import { readScaleInputs } from './scaleInputs.js';
 import { resolveScale, type AlphaReadings } from './scaleResolution.js';
@@ -21,8 +23,9 @@ interface Plan {
 
 interface PlannedModule {
   readonly raw: RawModule;
-  readonly shapes: ShapeFacts;
+  readonly shapes: MethodFacts;
   readonly target: ModuleTarget;
+  readonly method: { readonly id: string; readonly label: string };
 }
 
 const NO_READINGS: AlphaReadings = { values: new Map(), errors: new Map() };
@@ -55,12 +58,24 @@ function planAnalysis(info: CheckpointInfo): Plan {
     else orphans.push(raw);
   }
   const family = detectFamily(complete, orphans, info);
-  const modules = complete.map(({ raw, algorithm }) => ({
-    raw,
-    shapes: describeShapes(raw, algorithm, family.family),
-    target: targetOf(raw.name, family.family),
-  }));
-  return { info, family, modules, orphans, loose };
+  const ctx: DescribeContext = {
+    family: family.family,
+    tensors: new Map(info.tensors.map((t) => [t.name, t])),
+    config: peftConfigObject(info) ?? null,
+  };
+  const modules = complete.map(({ raw, algorithm }) => {
+    const method = methodById(algorithm);
+    return {
+      raw,
+      shapes: method.describe(raw, ctx),
+      target: targetOf(raw.name, family.family),
+      method: { id: method.id, label: method.label },
+    };
+  });
+  // Global tensors a method's modules share (VeRA's vera_A) belong to the adapter, not to "loose".
+  const shared = new Set(modules.flatMap((m) => Object.values(m.shapes.shared ?? {})));
+  const kept = shared.size ? loose.filter((t) => !shared.has(t.name)) : loose;
+  return { info, family, modules, orphans, loose: kept };
 }
 
 async function readAlphas(
@@ -118,9 +133,10 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
   const conflicts: string[] = [];
   let unread = 0;
 
-  const modules: LoraModule[] = plan.modules.map(({ raw, shapes, target }) => {
+  const claimedShared = new Set<string>();
+  const modules: LoraModule[] = plan.modules.map(({ raw, shapes, target, method }) => {
     const alphaTensor = raw.parts.get('alpha')?.name;
-    const scale = resolveScale(
+    const resolved = resolveScale(
       {
         ...target,
         kind: shapes.kind,
@@ -133,6 +149,7 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
       readings,
       (p) => badPatterns.add(p),
     );
+    const scale = shapes.scale === undefined ? resolved : methodScale(shapes.scale);
     for (const p of [...shapes.problems, ...scale.problems]) problems.push(`${raw.name}: ${p}`);
     if (scale.conflict) conflicts.push(`${raw.name}: ${scale.conflict}`);
     const stoodIn =
@@ -140,6 +157,9 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
     if (stoodIn && scale.alphaSources.some((s) => s.origin === 'tensor-unread')) unread++;
     const parts = orderedParts(raw);
     const layer = layerOf(target.target);
+    // A shared tensor is listed (and counted) once, under the first module that uses it.
+    const sharedNames = Object.values(shapes.shared ?? {}).filter((n) => !claimedShared.has(n));
+    for (const n of sharedNames) claimedShared.add(n);
     return {
       name: raw.name,
       target: target.target,
@@ -153,7 +173,7 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
       scaleRule: scale.scaleRule,
       alphaOrigin: scale.alphaOrigin,
       alphaSources: scale.alphaSources,
-      tensors: parts.map(([, n]) => n),
+      tensors: [...parts.map(([, n]) => n), ...sharedNames],
       parts: Object.fromEntries(parts),
       orientation: shapes.orientation,
       inFeatures: shapes.inFeatures,
@@ -161,6 +181,11 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
       ...(shapes.kernel ? { kernel: shapes.kernel } : {}),
       ...(shapes.dora ? { dora: shapes.dora } : {}),
       ...(layer ? { layer } : {}),
+      method: {
+        ...method,
+        ...(shapes.settings ? { settings: shapes.settings } : {}),
+        ...(shapes.shared ? { shared: shapes.shared } : {}),
+      },
     };
   });
 
@@ -218,6 +243,18 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
     nonLora,
     warnings,
     summary,
+  };
+}
+
+/** A method that defines its own scale (or none): no alpha sources to weigh. */
+function methodScale(s: NonNullable<MethodFacts['scale']> | null): ReturnType<typeof resolveScale> {
+  return {
+    alpha: null,
+    scale: s?.value ?? null,
+    scaleRule: s?.rule ?? 'none',
+    alphaOrigin: 'not-applicable',
+    alphaSources: [],
+    problems: [],
   };
 }
 

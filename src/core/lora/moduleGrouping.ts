@@ -1,4 +1,6 @@
 import type { TensorInfo } from '../formats/checkpoint.js';
+import { methodOf } from './methods/registry.js';
+import type { MethodId } from './methods/types.js';
 import { tensorPart, type PartStyle } from './tensorParts.js';
 
 /** Tensors that share a module prefix (and adapter name), before any shape reasoning. */
@@ -9,8 +11,8 @@ export interface RawModule {
   readonly styles: Set<PartStyle>;
 }
 
-/** What an adapter algorithm needs to be a module rather than a loose tensor. */
-export type Algorithm = 'lora' | 'loha' | 'lokr' | 'ia3' | 'oft' | 'boft' | 'full' | 'norm';
+/** The adapter method that owns a module (methods/registry.ts). */
+export type Algorithm = MethodId;
 
 export interface GroupedTensors {
   readonly modules: RawModule[];
@@ -79,21 +81,9 @@ function claimContextualParts(byKey: Map<string, RawModule>, loose: TensorInfo[]
   loose.push(...kept);
 }
 
-/** The algorithm whose required parts the module has, or undefined (an orphan). */
+/** The method whose required parts the module has, or undefined (an orphan). */
 export function algorithmOf(m: RawModule): Algorithm | undefined {
-  const has = (p: string): boolean => m.parts.has(p);
-  if ((has('down') && has('up')) || (has('down.0') && has('up.0'))) return 'lora';
-  if (has('hada_w1_a') && has('hada_w1_b') && has('hada_w2_a') && has('hada_w2_b')) return 'loha';
-  const w1 = has('lokr_w1') || (has('lokr_w1_a') && has('lokr_w1_b'));
-  const w2 = has('lokr_w2') || (has('lokr_w2_a') && has('lokr_w2_b'));
-  if (w1 && w2) return 'lokr';
-  if (has('ia3_l') || (has('weight') && has('on_input'))) return 'ia3';
-  if (has('boft_R')) return 'boft';
-  if (has('oft_blocks')) return m.parts.get('oft_blocks')?.shape.length === 4 ? 'boft' : 'oft';
-  if (has('oft_R') || has('oft_r')) return 'oft';
-  if (has('diff') || has('diff_b') || has('set_weight')) return 'full';
-  if (has('w_norm') || has('b_norm')) return 'norm';
-  return undefined;
+  return methodOf(m)?.id;
 }
 
 /** Which parts an orphan lacks, for the warning. */

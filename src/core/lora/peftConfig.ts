@@ -67,11 +67,16 @@ function fromObject(
 }
 
 /** adapter_config.json when it is PEFT's (MLX writes one too, with lora_parameters instead). */
-export function peftAdapterConfig(info: CheckpointInfo): PeftScaleConfig | undefined {
+export function peftConfigObject(info: CheckpointInfo): PlainObject | undefined {
   const o = configObject(info, 'adapter_config.json');
   if (!o || 'lora_parameters' in o) return undefined;
   if (!('peft_type' in o) && !('r' in o) && !('lora_alpha' in o)) return undefined;
-  return fromObject(o, 'adapter_config', 'adapter_config.json');
+  return o;
+}
+
+export function peftAdapterConfig(info: CheckpointInfo): PeftScaleConfig | undefined {
+  const o = peftConfigObject(info);
+  return o ? fromObject(o, 'adapter_config', 'adapter_config.json') : undefined;
 }
 
 /**

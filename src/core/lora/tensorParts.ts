@@ -25,6 +25,8 @@ export interface TensorPart {
   readonly adapter?: string;
 }
 
+import { METHOD_HINT, METHOD_PART_RULES } from './methods/registry.js';
+
 const ADAPTER = String.raw`(?:\.([A-Za-z_][\w-]*))?`;
 
 interface Rule {
@@ -130,7 +132,7 @@ const ANY_SUFFIX =
 
 /** The module and part of one tensor name, or undefined when no adapter suffix matches. */
 export function tensorPart(name: string): TensorPart | undefined {
-  if (!ANY_SUFFIX.test(name)) return undefined;
+  if (!ANY_SUFFIX.test(name)) return METHOD_HINT?.test(name) ? methodPart(name) : undefined;
   for (const rule of RULES) {
     const m = rule.re.exec(name);
     if (!m) continue;
@@ -145,6 +147,19 @@ export function tensorPart(name: string): TensorPart | undefined {
       style: rule.style,
       ...(realAdapter ? { adapter: realAdapter } : {}),
     };
+  }
+  return METHOD_HINT?.test(name) ? methodPart(name) : undefined;
+}
+
+/** The newer methods' suffixes (methods/*.ts): VeRA, FourierFT, HRA, … */
+function methodPart(name: string): TensorPart | undefined {
+  for (const rule of METHOD_PART_RULES) {
+    const m = rule.re.exec(name);
+    const module = m?.[1];
+    if (!m || !module) continue;
+    const adapter = m.groups?.['adapter'];
+    const part = typeof rule.part === 'string' ? rule.part : rule.part(m);
+    return { module, part, style: 'peft', ...(adapter && adapter !== 'weight' ? { adapter } : {}) };
   }
   return undefined;
 }

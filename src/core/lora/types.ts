@@ -29,7 +29,17 @@ export type LoraModuleKind =
   | 'oft'
   | 'boft'
   | 'full'
-  | 'norm';
+  | 'norm'
+  | 'vera'
+  | 'fourierft'
+  | 'vblora'
+  | 'randlora'
+  | 'tinylora'
+  | 'c3a'
+  | 'waveft'
+  | 'hra'
+  | 'miss'
+  | 'lntuning';
 
 /**
  * How the low-rank pair is laid out. `standard`: down/A [r, in(, k, k)], up/B [out, r(, 1, 1)] (PEFT,
@@ -105,6 +115,16 @@ export interface LoraModule {
   readonly dora?: { readonly tensor: string; readonly axis: 'out' | 'in' | 'unknown' };
   /** Layer / block index, parsed from the target. */
   readonly layer?: { readonly stack: string; readonly index: number };
+  /**
+   * The adapter method (methods/registry.ts) and what it read from the config. `shared` names global
+   * tensors the module uses but does not own (VeRA's vera_A / vera_B): they are not counted per module.
+   */
+  readonly method?: {
+    readonly id: string;
+    readonly label: string;
+    readonly settings?: Readonly<Record<string, number | string | boolean | null>>;
+    readonly shared?: Readonly<Record<string, string>>;
+  };
 }
 
 export type NonLoraCategory =

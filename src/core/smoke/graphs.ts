@@ -8,9 +8,9 @@
  * own numbers.
  */
 import { onnx } from 'onnx-proto';
+import { effectParts, isEffectVariant, type EffectVariant } from './effectGraphs.js';
+import { FLOAT, INT64, node, valueInfo, type GraphParts } from './graphNodes.js';
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
 export const GRAPH_OPSET = 17;
 
 /**
@@ -21,7 +21,7 @@ export const GRAPH_OPSET = 17;
  * - `embedding`: Gather(W, wids) + s·Gather(Aᵀ, ids)·Bᵀ (wids index the rows of W that are fed).
  */
 export type GraphVariant =
-  'linear' | 'linear-wt' | 'dora-linear' | 'dora-linear-wt' | 'conv' | 'embedding';
+  'linear' | 'linear-wt' | 'dora-linear' | 'dora-linear-wt' | 'conv' | 'embedding' | EffectVariant;
 
 export interface ConvAttrs {
   readonly kernel: readonly [number, number];
@@ -47,44 +47,6 @@ export function graphSignature(spec: GraphSpec): string {
   if (spec.variant !== 'conv') return spec.variant;
   const c = spec.conv ?? sameConv(1, 1);
   return `conv:k${c.kernel.join('x')}:p${c.pads.join(',')}`;
-}
-
-type Dim = number | string;
-
-function valueInfo(name: string, elemType: number, dims: readonly Dim[]): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: {
-          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-        },
-      },
-    },
-  };
-}
-
-type Attr = number | readonly number[];
-
-function node(
-  opType: string,
-  inputs: readonly string[],
-  output: string,
-  attrs: Readonly<Record<string, Attr>> = {},
-): onnx.INodeProto {
-  const attribute: onnx.IAttributeProto[] = Object.entries(attrs).map(([name, v]) =>
-    typeof v === 'number'
-      ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v }
-      : { name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...v] },
-  );
-  return { opType, input: [...inputs], output: [output], name: `${opType}_${output}`, attribute };
-}
-
-interface GraphParts {
-  readonly inputs: onnx.IValueInfoProto[];
-  readonly outputs: onnx.IValueInfoProto[];
-  readonly nodes: onnx.INodeProto[];
 }
 
 /** s·(x·Aᵀ)·Bᵀ through two Gemms, so neither A nor B is ever transposed in memory. */
@@ -189,6 +151,7 @@ function embeddingParts(): GraphParts {
 }
 
 function partsOf(spec: GraphSpec): GraphParts {
+  if (isEffectVariant(spec.variant)) return effectParts(spec.variant);
   switch (spec.variant) {
     case 'linear':
       return linearParts(false);

@@ -7,7 +7,6 @@ import type * as Ort from 'onnxruntime-node';
 import type { Checkpoint, TensorInfo } from '../formats/checkpoint.js';
 import { sameConv, type GraphSpec, type GraphVariant } from './graphs.js';
 import type { ModulePlan } from './modulePlan.js';
-import { rolesAgree } from './modulePlan.js';
 import {
   allFinite,
   compareToReference,
@@ -29,14 +28,12 @@ import {
   transpose2d,
   type Float32Scratch,
 } from '../formats/floatDecode.js';
-import type { SmokeCheck, SmokeModuleResult, SmokeStatus } from './types.js';
+import { deltaCheck, nonFinite, roleCheck, statusOf } from './checkParts.js';
+import type { SmokeCheck, SmokeModuleResult } from './types.js';
 
 type OrtModule = typeof import('onnxruntime-node');
 
-/** ‖Δ‖/‖W·x‖ below this: the adapter changes nothing (an untrained, all-zero B). */
-export const NO_EFFECT_RATIO = 1e-6;
-/** ‖Δ‖/‖W·x‖ above this: the adapter swamps the base (a wrong scale, alpha read as rank, …). */
-export const EXPLOSION_RATIO = 10;
+export { EXPLOSION_RATIO, NO_EFFECT_RATIO } from './checkParts.js';
 /** Output features compared against the float64 reference. */
 export const REFERENCE_COLUMNS = 64;
 
@@ -408,75 +405,6 @@ function embeddingRun(
         spacedIndices(l.dim, REFERENCE_COLUMNS),
       ),
   };
-}
-
-const short = (role: string): string => role.replace(/^@/, '');
-
-function roleCheck(plan: ModulePlan): SmokeCheck {
-  const { module: mr, target: tr } = plan.roles;
-  const agree = rolesAgree(mr, tr);
-  if (agree === null)
-    return { name: 'role', ok: true, severity: 'info', message: 'roles not known on both sides' };
-  if (agree)
-    return {
-      name: 'role',
-      ok: true,
-      severity: 'info',
-      message: `${short(mr ?? '')} projection onto ${short(tr ?? '')}`,
-    };
-  return {
-    name: 'role',
-    ok: false,
-    severity: 'error',
-    message: `module ${plan.module.target} (${short(mr ?? '')}) is mapped to ${plan.entry.target} (${short(tr ?? '')})`,
-  };
-}
-
-function statusOf(checks: readonly SmokeCheck[]): SmokeStatus {
-  if (checks.some((c) => !c.ok && c.severity === 'error')) return 'fail';
-  if (checks.some((c) => c.severity === 'warning')) return 'warn';
-  return 'pass';
-}
-
-const pct = (x: number): string =>
-  x >= 10 ? `${x.toFixed(0)}×` : x >= 0.001 ? `${(x * 100).toFixed(2)}%` : x.toExponential(2);
-
-function deltaCheck(plan: ModulePlan, ratio: number): SmokeCheck {
-  const scale = `scale ${plan.scale}${plan.module.scaleRule ? ` = ${plan.module.scaleRule}` : ''}`;
-  // An all-zero base weight says nothing about the adapter: no ratio, but worth a look.
-  if (!Number.isFinite(ratio))
-    return {
-      name: 'delta',
-      ok: true,
-      severity: 'warning',
-      message: `the base output is zero (an all-zero weight?), so the delta has nothing to compare with (${scale})`,
-    };
-  if (ratio > EXPLOSION_RATIO)
-    return {
-      name: 'delta',
-      ok: false,
-      severity: 'error',
-      message: `delta ${ratio.toFixed(0)}× the base output — wrong scale? (${scale})`,
-    };
-  if (ratio < NO_EFFECT_RATIO)
-    return {
-      name: 'delta',
-      ok: true,
-      severity: 'warning',
-      message: `adapter has no effect (‖Δ‖/‖W·x‖ = ${ratio.toExponential(1)}) — untrained B?`,
-    };
-  return {
-    name: 'delta',
-    ok: true,
-    severity: plan.scaleNote ? 'warning' : 'info',
-    message: `‖Δ‖/‖W·x‖ = ${pct(ratio)} (${scale})${plan.scaleNote ? `; ${plan.scaleNote}` : ''}`,
-  };
-}
-
-function nonFinite(v: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) n++;
-  return n;
 }
 
 export async function checkModule(

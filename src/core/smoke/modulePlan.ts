@@ -14,6 +14,7 @@ import { FUSED_PARENT } from '../mapping/synonyms.js';
 import type { MappingEntry } from '../mapping/types.js';
 import { floatReadable } from '../formats/quant/readFloat.js';
 import type { SmokeModuleResult, SmokeRequest } from './types.js';
+import { hasEffect } from '../lora/methods/effectInputs.js';
 
 /** The math of one module, before the stored orientation picks the graph variant. */
 export type ModuleMath = 'linear' | 'dora-linear' | 'conv' | 'embedding';
@@ -43,8 +44,21 @@ export interface ModulePlan {
   readonly seed: number;
 }
 
+/** A module whose method has an effect of its own (methods/*.ts): checked by effectCheck.ts. */
+export interface EffectPlan {
+  readonly module: LoraModule;
+  readonly entry: MappingEntry;
+  readonly weight: TensorInfo;
+  readonly scale: number;
+  readonly scaleNote: string | null;
+  readonly orientation: TrueOrientation;
+  readonly roles: { readonly module: string | null; readonly target: string | null };
+  readonly seed: number;
+}
+
 export type PlannedModule =
   | { readonly kind: 'test'; readonly plan: ModulePlan }
+  | { readonly kind: 'effect'; readonly plan: EffectPlan }
   | { readonly kind: 'decided'; readonly result: SmokeModuleResult };
 
 export interface SmokePlan {
@@ -197,6 +211,10 @@ export function planModules(pair: MappedPair, req: SmokeRequest): SmokePlan {
       });
       continue;
     }
+    if (hasEffect(m)) {
+      planned.push(effectPlanned(pair, m, entry, { baseTensors, adapterTensors }, index, req));
+      continue;
+    }
     const math = mathOf(m);
     if (math !== 'linear' && math !== 'dora-linear' && math !== 'conv' && math !== 'embedding') {
       planned.push({ kind: 'decided', result: skippedResult(m.name, entry.target, math) });
@@ -262,4 +280,56 @@ export function planModules(pair: MappedPair, req: SmokeRequest): SmokePlan {
     });
   }
   return { planned, unknownModules };
+}
+
+/** The plan of a module with its own effect: the checks that need no data run here. */
+function effectPlanned(
+  pair: MappedPair,
+  m: LoraModule,
+  entry: MappingEntry,
+  tensors: {
+    readonly baseTensors: ReadonlyMap<string, TensorInfo>;
+    readonly adapterTensors: ReadonlyMap<string, TensorInfo>;
+  },
+  index: BaseIndex,
+  req: SmokeRequest,
+): PlannedModule {
+  const { baseTensors, adapterTensors } = tensors;
+  const weight = baseTensors.get(entry.target);
+  if (!weight)
+    return {
+      kind: 'decided',
+      result: failedResult(
+        m.name,
+        entry.target,
+        'load',
+        `${entry.target} is not a tensor of the base`,
+      ),
+    };
+  const own = [...Object.values(m.parts), ...Object.values(m.method?.shared ?? {})];
+  const unreadable = [
+    floatReadable(pair.base, weight),
+    ...own.map((n) => {
+      const t = adapterTensors.get(n);
+      return t ? floatReadable(pair.adapter, t) : `${n} is missing from the adapter`;
+    }),
+  ].find((r): r is string => r !== true);
+  if (unreadable)
+    return {
+      kind: 'decided',
+      result: skippedResult(m.name, entry.target, `${unreadable}: the smoke test cannot read it`),
+    };
+  return {
+    kind: 'effect',
+    plan: {
+      module: m,
+      entry,
+      weight,
+      scale: m.scale ?? 1,
+      scaleNote: null,
+      orientation: trueOrientation(pair.base, weight, index),
+      roles: { module: roleOf(m, index), target: targetRole(entry.target, index) },
+      seed: ((req.seed ?? 0) ^ hashName(m.name)) >>> 0,
+    },
+  };
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { openMappedPair, type MappedPair } from '../mapping/mappedPair.js';
 import { chooseEp, linkCudaProviders, probeCuda } from './ep.js';
+import { checkEffect } from './effectCheck.js';
 import { checkModule } from './moduleCheck.js';
 import { checkWholeModel } from './model/index.js';
 import { planModules, type PlannedModule } from './modulePlan.js';
@@ -152,7 +153,7 @@ export async function runSmoke(
     const tempDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'lora-lens-smoke-'));
     made = tempDir;
     const { planned, unknownModules } = planModules(pair, req);
-    const testable = planned.filter((p) => p.kind === 'test').length;
+    const testable = planned.filter((p) => p.kind !== 'decided').length;
     const decidedFailures = planned.filter((p) => p.kind === 'decided' && !p.result.ok).length;
     if (testable + decidedFailures === 0)
       throw new SmokeError('NothingToTest', nothingToTest(pair, planned, req));
@@ -200,7 +201,12 @@ export async function runSmoke(
     };
     for (const [index, p] of planned.entries()) {
       cancelled(signal, `after ${index} of ${planned.length} modules`);
-      const result = p.kind === 'test' ? await checkModule(ctx, p.plan) : p.result;
+      const result =
+        p.kind === 'test'
+          ? await checkModule(ctx, p.plan)
+          : p.kind === 'effect'
+            ? await checkEffect(ctx, p.plan)
+            : p.result;
       modules.push(result);
       emit({ type: 'module', index, total: planned.length, result });
     }

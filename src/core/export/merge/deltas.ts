@@ -5,14 +5,16 @@
  * no weight is ever held whole.
  */
 import type { Checkpoint } from '../../formats/checkpoint.js';
-import { decodeValues } from '../../formats/decode.js';
-import { isDType } from '../../formats/dtypes.js';
 import { CheckpointError } from '../../formats/errors.js';
-import { readFloatTensor } from '../../formats/quant/readFloat.js';
+import { readFloat64 } from '../../formats/quant/readFloat.js';
+import { effectInputs, hasEffect, moduleEffect } from '../../lora/methods/effectInputs.js';
+import type { ModuleEffect } from '../../lora/methods/types.js';
+import { applyEffect, assertEffectFits } from './effects.js';
 import type { MergePatch } from './plan.js';
 
 /** B [out, r] and Aᵀ [inK, r], row-major, so every ΔW element is one dot product of two rows. */
-export interface Factors {
+export interface PairFactors {
+  readonly kind: 'pair';
   readonly b: Float64Array;
   readonly at: Float64Array;
   readonly rank: number;
@@ -20,27 +22,28 @@ export interface Factors {
   readonly magnitude: Float64Array | null;
 }
 
-/** FP8 factors (FP8 LoRA files) are plain values: no scale tensor goes with them. */
-const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+/** A method with an effect of its own (methods/*.ts): merged through effects.ts. */
+export interface EffectFactors {
+  readonly kind: 'effect';
+  readonly effect: ModuleEffect;
+  readonly magnitude: null;
+}
 
-async function readFloats(adapter: Checkpoint, name: string): Promise<Float64Array> {
-  const t = adapter.tensor(name);
-  // A quantized factor (FP8 with a scale tensor) is read dequantized, never as raw codes.
-  if (t.quant) return Float64Array.from(await readFloatTensor(adapter, t));
-  if (!isDType(t.dtype) || !DECODABLE.has(t.dtype))
-    throw new CheckpointError(
-      'InvalidExport',
-      `${name} is ${t.dtype}; only float factors can be merged`,
-      name,
-    );
-  return decodeValues(await adapter.readTensorBytes(t), t.dtype);
+export type Factors = PairFactors | EffectFactors;
+
+/** Reads what the module merges: its effect (methods with one), else its pair. */
+export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<Factors> {
+  if (!hasEffect(p.module)) return loadPair(adapter, p);
+  const effect = await moduleEffect(p.module, effectInputs(adapter, p.target.shape));
+  assertEffectFits(p.module.name, p, effect);
+  return { kind: 'effect', effect, magnitude: null };
 }
 
 /** Reads the module's factors in the standard orientation (A [r, inK], B [out, r]). */
-export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<Factors> {
+export async function loadPair(adapter: Checkpoint, p: MergePatch): Promise<PairFactors> {
   const { rank: r, out, inK } = p;
-  const down = await readFloats(adapter, p.module.parts['down'] as string);
-  const up = await readFloats(adapter, p.module.parts['up'] as string);
+  const down = await readFloat64(adapter, p.module.parts['down'] as string);
+  const up = await readFloat64(adapter, p.module.parts['up'] as string);
   if (down.length !== r * inK || up.length !== out * r)
     throw new CheckpointError(
       'InvalidExport',
@@ -63,7 +66,7 @@ export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<F
   if (p.permuteHeads !== undefined) b = ropeRowOrder(b, out, r, p.permuteHeads);
   let magnitude: Float64Array | null = null;
   if (p.magnitude) {
-    magnitude = await readFloats(adapter, p.magnitude);
+    magnitude = await readFloat64(adapter, p.magnitude);
     if (magnitude.length !== out)
       throw new CheckpointError(
         'InvalidExport',
@@ -71,7 +74,7 @@ export async function loadFactors(adapter: Checkpoint, p: MergePatch): Promise<F
         p.magnitude,
       );
   }
-  return { b, at, rank: r, scale: p.scale, magnitude };
+  return { kind: 'pair', b, at, rank: r, scale: p.scale, magnitude };
 }
 
 /**
@@ -116,6 +119,10 @@ export function applyDelta(
   changed: Uint8Array,
   norms: Float64Array | null = null,
 ): void {
+  if (f.kind === 'effect') {
+    applyEffect(p, f.effect, values, first, count, changed);
+    return;
+  }
   const [lo, hi] = patchRows(p);
   const r = f.rank;
   for (let row = Math.max(lo, first); row < Math.min(hi, first + count); row++) {

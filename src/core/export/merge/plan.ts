@@ -9,6 +9,7 @@ import { CheckpointError } from '../../formats/errors.js';
 import { floatReadable } from '../../formats/quant/readFloat.js';
 import type { LoraAnalysis, LoraModule } from '../../lora/types.js';
 import type { MappingEntry, MappingResult } from '../../mapping/types.js';
+import { hasEffect } from '../../lora/methods/effectInputs.js';
 
 export type PatchDtype = 'F32' | 'F16' | 'BF16';
 const PATCH_DTYPES: ReadonlySet<string> = new Set<PatchDtype>(['F32', 'F16', 'BF16']);
@@ -84,8 +85,18 @@ function describe(m: LoraModule): string {
   return `${m.name} (${m.label})`;
 }
 
+/** Why a module with an effect of its own (methods/*.ts) cannot be merged, or null. */
+function unsupportedEffect(m: LoraModule, e: MappingEntry): string | null {
+  if (m.dora) return `DoRA on ${m.method?.label ?? m.kind} is not merged`;
+  if (m.kernel && m.kernel.some((k) => k !== 1) && (m.kind === 'ia3' || m.kind === 'oft'))
+    return `${m.method?.label ?? m.kind} on a conv kernel is not merged`;
+  if (e.shapeCheck === 'mismatch') return `its shape does not fit ${e.target} (${e.shapeCheck})`;
+  return null;
+}
+
 /** Why this module cannot be merged, or null. */
 function unsupported(m: LoraModule, e: MappingEntry): string | null {
+  if (hasEffect(m)) return unsupportedEffect(m, e);
   if (m.kind !== 'linear' && m.kind !== 'conv' && m.kind !== 'embedding')
     return `only LoRA linear, conv and embedding modules can be merged, not ${m.kind}`;
   const extra = Object.keys(m.parts).filter((p) => !PLAIN_PARTS.has(p));
@@ -108,11 +119,19 @@ function placement(
   e: MappingEntry,
   t: TensorInfo,
 ): Omit<MergePatch, 'module' | 'entry' | 'target' | 'dtype' | 'scale' | 'magnitude'> | string {
-  const out = m.outFeatures as number;
-  const inK = (m.inFeatures as number) * product(m.kernel ?? []);
-  const rank = m.rank as number;
   const rows = t.shape[0] ?? 1;
   const cols = t.shape.length === 0 ? 1 : product(t.shape.slice(1));
+  // A method's effect has the target's size: where the module's own dims are unknown, the target's stand.
+  const effect = hasEffect(m);
+  const targetOut = e.slice ? e.slice.end - e.slice.start : e.transposed ? cols : rows;
+  const targetIn = e.transposed ? rows : cols;
+  const out = effect ? (m.outFeatures ?? targetOut) : (m.outFeatures as number);
+  const inK = effect
+    ? m.inFeatures === null
+      ? targetIn
+      : m.inFeatures * product(m.kernel ?? [])
+    : (m.inFeatures as number) * product(m.kernel ?? []);
+  const rank = m.rank ?? 0;
   // PEFT embeddings: A [r, vocab], B [dim, r]; the table is stored [vocab, dim], i.e. (B·A)ᵀ.
   const transposed = m.kind === 'embedding' ? !e.transposed : e.transposed;
   const base = { rows, cols, out, inK, rank, transposed };
@@ -209,7 +228,7 @@ export function planMerge(
       entry: e,
       target: t,
       dtype: t.dtype,
-      scale: m.scale as number,
+      scale: m.scale ?? 1,
       magnitude: m.dora?.tensor ?? null,
       ...where,
       ...(permuteHeads !== undefined ? { permuteHeads } : {}),

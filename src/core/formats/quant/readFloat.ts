@@ -5,6 +5,7 @@
  */
 import type { Checkpoint, TensorInfo } from '../checkpoint.js';
 import { decodeValues } from '../decode.js';
+import { isDType } from '../dtypes.js';
 import { CheckpointError } from '../errors.js';
 import { decodeInto, FLOAT_DTYPES, floatBytes } from '../floatDecode.js';
 import { isQuantizedCheckpoint } from './logicalView.js';
@@ -81,4 +82,24 @@ export async function readFloatTensor(cp: Checkpoint, t: TensorInfo): Promise<Fl
   const out = new Float32Array(t.parameterCount);
   await readFloatElements(cp, t, 0, t.parameterCount, out);
   return out;
+}
+
+/** FP8 factors (FP8 LoRA files) are plain values: no scale tensor goes with them. */
+const DECODABLE: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+
+/**
+ * A whole adapter tensor as float64, for the merge and the methods' effects: float dtypes decoded
+ * exactly, quantized ones (FP8 with a scale) dequantized. Anything else is refused by name.
+ */
+export async function readFloat64(adapter: Checkpoint, name: string): Promise<Float64Array> {
+  const t = adapter.tensor(name);
+  // A quantized factor (FP8 with a scale tensor) is read dequantized, never as raw codes.
+  if (t.quant) return Float64Array.from(await readFloatTensor(adapter, t));
+  if (!isDType(t.dtype) || !DECODABLE.has(t.dtype))
+    throw new CheckpointError(
+      'InvalidExport',
+      `${name} is ${t.dtype}; only float adapter tensors can be merged`,
+      name,
+    );
+  return decodeValues(await adapter.readTensorBytes(t), t.dtype);
 }

@@ -4,11 +4,12 @@ import type { StatsCache } from './cache.js';
 import { noNorm, type DeltaFn, type DeltaResult } from './delta.js';
 import { lohaDelta, lokrDelta } from './lycoris.js';
 import { lowRankDelta } from './lowRank.js';
+import { methodDelta } from './methodEffects.js';
 import { fullDelta, multiplicativeDelta, normDelta } from './otherKinds.js';
 import { PartReader } from './partReader.js';
 import type { DoraStats, ModuleStats, PartStats, StatsOptions } from './types.js';
 
-const DELTA: Record<LoraModuleKind, DeltaFn> = {
+const DELTA: Partial<Record<LoraModuleKind, DeltaFn>> = {
   linear: lowRankDelta,
   conv: lowRankDelta,
   embedding: lowRankDelta,
@@ -63,7 +64,8 @@ export async function computeModuleStats(
   let delta: DeltaResult;
   let error: string | undefined;
   try {
-    delta = await DELTA[module.kind](reader, module, options);
+    const fn = DELTA[module.kind];
+    delta = fn ? await fn(reader, module, options) : await methodDelta(ckpt, module);
     await reader.readRest();
   } catch (e) {
     if (options.signal?.aborted) throw options.signal.reason;

@@ -7,7 +7,7 @@
 import { copyFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import { loadFactors } from '../../export/merge/deltas.js';
+import { loadPair } from '../../export/merge/deltas.js';
 import type { MergePatch } from '../../export/merge/plan.js';
 import type { Checkpoint } from '../../formats/checkpoint.js';
 import type { EpName, SmokeSwitchResult } from '../types.js';
@@ -132,7 +132,7 @@ export async function measureSwitching(
 
     const real = [];
     for (const p of input.patches) {
-      const f = await loadFactors(input.adapter, p);
+      const f = await loadPair(input.adapter, p);
       const a = new Float64Array(p.rank * p.inK);
       for (let i = 0; i < p.inK; i++)
         for (let k = 0; k < p.rank; k++) a[k * p.inK + i] = f.at[i * p.rank + k] as number;
