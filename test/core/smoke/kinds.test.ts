@@ -100,9 +100,9 @@ describe('runSmoke on every module kind the engine knows', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs conv, embedding and DoRA graphs, and skips LoHa without failing', () => {
+  it('runs conv, embedding, DoRA and LoHa (its own ΔW graph) graphs', () => {
     assert.equal(report.ok, true, report.verdict);
-    assert.equal(report.verdict, '3/3 modules pass on cpu; 1 skipped');
+    assert.equal(report.verdict, '4/4 modules pass on cpu');
     const conv = result('conv_in');
     assert.equal(conv.variant, 'conv');
     assert.match(
@@ -117,8 +117,8 @@ describe('runSmoke on every module kind the engine knows', () => {
       assert.ok((m.deltaRatio ?? 0) > 0.01);
     }
     const loha = result('down_proj');
-    assert.equal(loha.status, 'skipped');
-    assert.equal(loha.ok, true);
-    assert.equal(loha.checks[0]?.message, 'LoHa modules are not smoke-tested yet');
+    assert.equal(loha.variant, 'effect-delta');
+    assert.equal(loha.status, 'pass', JSON.stringify(loha.checks));
+    assert.ok((loha.maxAbsErr ?? 1) < 1e-4);
   });
 });

@@ -3,6 +3,17 @@
  * says yes owns a module. Specific methods come before the generic pair (AdaLoRA before LoRA).
  */
 import type { RawModule } from '../moduleGrouping.js';
+import { adalora } from './adalora.js';
+import { vera } from './vera.js';
+import { fourierft } from './fourierft.js';
+import { vblora } from './vblora.js';
+import { randlora } from './randlora.js';
+import { tinylora } from './tinylora.js';
+import { c3a } from './c3a.js';
+import { waveft } from './waveft.js';
+import { hra } from './hra.js';
+import { miss } from './miss.js';
+import { lntuning } from './lntuning.js';
 import { boft } from './boft.js';
 import { full } from './full.js';
 import { ia3 } from './ia3.js';
@@ -13,7 +24,27 @@ import { norm } from './norm.js';
 import { oft } from './oft.js';
 import type { AdapterMethod, MethodId, MethodPartRule } from './types.js';
 
-export const METHODS: readonly AdapterMethod[] = [lora, loha, lokr, ia3, boft, oft, full, norm];
+export const METHODS: readonly AdapterMethod[] = [
+  adalora,
+  tinylora,
+  lora,
+  loha,
+  lokr,
+  ia3,
+  boft,
+  oft,
+  hra,
+  miss,
+  vera,
+  vblora,
+  randlora,
+  fourierft,
+  c3a,
+  waveft,
+  lntuning,
+  full,
+  norm,
+];
 
 const BY_ID: ReadonlyMap<MethodId, AdapterMethod> = new Map(METHODS.map((m) => [m.id, m]));
 

@@ -98,6 +98,7 @@ export interface EffectInputs {
 /** The registry's key: `lora` covers plain, DoRA, conv, embedding and AdaLoRA pairs. */
 export type MethodId =
   | 'lora'
+  | 'adalora'
   | 'loha'
   | 'lokr'
   | 'ia3'
