@@ -1,6 +1,11 @@
 import type { CheckpointInfo, TensorInfo } from '../formats/checkpoint.js';
 import { plural } from './checkpointFacts.js';
-import { detectFamily, type DetectedModule, type FamilyDecision } from './familyDetection.js';
+import {
+  detectFamily,
+  unsupportedMethod,
+  type DetectedModule,
+  type FamilyDecision,
+} from './familyDetection.js';
 import { algorithmOf, groupTensors, missingParts, type RawModule } from './moduleGrouping.js';
 import { peftConfigObject } from './peftConfig.js';
 import { methodById } from './methods/registry.js';
@@ -228,6 +233,9 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
     warnings.push(
       `unrecognized tensors: ${plural(unrecognized.length, 'tensor')}, e.g. ${unrecognized[0]?.name ?? ''}`,
     );
+
+  const unsupported = unsupportedMethod(info);
+  if (unsupported) warnings.push(`unsupported adapter method: ${unsupported}`);
 
   const stored = quantizedFactors(modules, tensorsByName);
   if (stored) warnings.push(stored);

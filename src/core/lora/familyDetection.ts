@@ -1,6 +1,7 @@
 import type { CheckpointInfo } from '../formats/checkpoint.js';
 import { configObject, metaValue, plural } from './checkpointFacts.js';
 import type { Algorithm, RawModule } from './moduleGrouping.js';
+import { unsupportedByTensor, unsupportedByType } from './methods/unsupported.js';
 import type { PartStyle } from './tensorParts.js';
 import type { LoraFamily } from './types.js';
 
@@ -256,9 +257,26 @@ function noModules(info: CheckpointInfo, orphans: readonly RawModule[]): FamilyD
       ],
     };
   }
+  const unsupported = unsupportedMethod(info);
+  if (unsupported) return { family: 'peft', label: FAMILY_LABELS.peft, evidence: [unsupported] };
   const n = info.tensors.length;
   const evidence = [`no adapter tensor names among ${plural(n, 'tensor')}`];
   if (configObject(info, 'adapter_config.json'))
     evidence.push('adapter_config.json is present but matches no tensor');
   return { family: 'none', label: FAMILY_LABELS.none, evidence };
+}
+
+/** A PEFT method LoRA Lens does not implement, named from the config or the tensor names. */
+export function unsupportedMethod(info: CheckpointInfo): string | undefined {
+  const config = configObject(info, 'adapter_config.json');
+  const type = config && typeof config['peft_type'] === 'string' ? config['peft_type'] : undefined;
+  const byType = unsupportedByType(type);
+  if (byType)
+    return `adapter_config.json peft_type = ${type ?? ''}: PEFT ${byType.label}, a method LoRA Lens does not support yet`;
+  for (const t of info.tensors) {
+    const byName = unsupportedByTensor(t.name);
+    if (byName)
+      return `${t.name} is a PEFT ${byName.label} tensor: a method LoRA Lens does not support yet`;
+  }
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import { unsupportedByTensor } from './methods/unsupported.js';
 import type { CheckpointInfo, TensorInfo } from '../formats/checkpoint.js';
 import { PEFT_PREFIX } from './familyDetection.js';
 import type { LoraFamily, NonLoraCategory, NonLoraEntry } from './types.js';
@@ -58,6 +59,13 @@ export function classifyTensor(t: TensorInfo, ctx: NonLoraContext): NonLoraEntry
   const saved = savedModule(path, ctx.modulesToSave);
   if (saved)
     return entry(name, 'modules-to-save', `full copy of ${saved} (adapter_config modules_to_save)`);
+  const unsupported = unsupportedByTensor(name);
+  if (unsupported)
+    return entry(
+      name,
+      'unrecognized',
+      `a PEFT ${unsupported.label} tensor: LoRA Lens does not support ${unsupported.label} adapters yet`,
+    );
   if (EMBEDDING_WORDS.test(path))
     return entry(
       name,
