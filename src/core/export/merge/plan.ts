@@ -252,8 +252,84 @@ export function planMerge(
   }
   for (const u of mapping.unmatchedAdapter)
     warnings.push(`${u} is not merged: it has no target in the base`);
-  for (const n of analysis.nonLora)
-    if (n.source === 'tensor' && APPLIED_CONTENT.has(n.category))
-      warnings.push(`${n.name} is not merged (${n.reason}): only LoRA modules are baked in`);
+  for (const n of analysis.nonLora) {
+    if (n.source !== 'tensor' || !APPLIED_CONTENT.has(n.category)) continue;
+    const saved = n.category === 'modules-to-save' ? savedCopyPatch(n.name, base, options) : null;
+    if (typeof saved === 'string' || saved === null) {
+      const why =
+        saved ?? `${n.reason}: only adapter modules and modules_to_save copies are baked in`;
+      warnings.push(`${n.name} is not merged (${why})`);
+    } else if (patches.some((p) => p.target.name === saved.target.name))
+      warnings.push(
+        `${n.name} is not merged: an adapter module already patches ${saved.target.name}`,
+      );
+    else patches.push(saved);
+  }
   return { patches, warnings };
+}
+
+/** PEFT saves a modules_to_save copy as `base_model.model.<path>` (older files: `.modules_to_save.<name>.`). */
+export function savedCopyTarget(name: string): string {
+  return name.replace(/^base_model\.model\./, '').replace(/\.modules_to_save\.[^.]+\./, '.');
+}
+
+/**
+ * A modules_to_save copy replaces its base tensor, as PEFT's merge_and_unload() keeps the trained
+ * copy: a patch whose module is a `set_weight` (methods/full.ts) over the whole tensor.
+ */
+function savedCopyPatch(name: string, base: Checkpoint, options: PlanOptions): MergePatch | string {
+  const targetName = savedCopyTarget(name);
+  const t = base.tensors.find((x) => x.name === targetName);
+  if (!t) return `the base has no ${targetName}`;
+  if (options.inPlace && !PATCH_DTYPES.has(t.dtype)) return `${t.name} is ${t.dtype}`;
+  if (!options.inPlace && floatReadable(base, t) !== true)
+    return `${t.name} cannot be read as floats`;
+  const rows = t.shape[0] ?? 1;
+  const cols = t.shape.length <= 1 ? 1 : product(t.shape.slice(1));
+  const module: LoraModule = {
+    name,
+    target: targetName,
+    kind: 'full',
+    label: 'modules_to_save copy',
+    rank: null,
+    alpha: null,
+    scale: 1,
+    scaleRule: '1 (a trained copy replaces the weight)',
+    alphaOrigin: 'scale-1',
+    alphaSources: [],
+    tensors: [name],
+    parts: { set_weight: name },
+    orientation: null,
+    inFeatures: cols,
+    outFeatures: rows,
+    method: { id: 'full', label: 'modules_to_save' },
+  };
+  const entry: MappingEntry = {
+    module: name,
+    target: t.name,
+    confidence: 1,
+    reason: 'modules_to_save: the same name as the base tensor',
+    shapeCheck: 'exact',
+    transposed: false,
+    slice: null,
+    level: 'high',
+    source: 'matcher',
+    alternatives: [],
+  };
+  return {
+    module,
+    entry,
+    target: t,
+    dtype: t.dtype,
+    rows,
+    cols,
+    out: rows,
+    inK: cols,
+    rank: 0,
+    scale: 1,
+    transposed: false,
+    rowStart: 0,
+    colStart: 0,
+    magnitude: null,
+  };
 }
