@@ -155,8 +155,12 @@ export async function writeSafetensors(
       const ahead = new Map<number, Promise<Uint8Array>>();
       const prefetch = (i: number) => {
         const p = planned[i];
-        if (p && small(p) && !ahead.has(i) && spanRun(planned, i).count === 0)
-          ahead.set(i, p.t.checkpoint.readTensorBytes(p.t.from));
+        if (p && small(p) && !ahead.has(i) && spanRun(planned, i).count === 0) {
+          const read = p.t.checkpoint.readTensorBytes(p.t.from);
+          // An error stops the write at an earlier tensor; one read ahead must not go unhandled.
+          read.catch(() => undefined);
+          ahead.set(i, read);
+        }
       };
       for (let i = 0; i < planned.length; i++) {
         const run = spanRun(planned, i);

@@ -95,6 +95,8 @@ export function mergedSource(
         }
         return out;
       })();
+      // The writer may stop at another tensor's error before awaiting this one: never unhandled.
+      l.catch(() => undefined);
       loaded.set(c.source.name, l);
     }
     return l;

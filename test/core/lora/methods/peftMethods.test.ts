@@ -39,6 +39,7 @@ const ONLY = process.env['LORA_LENS_METHODS']?.split(',');
 /** Fixtures PEFT writes that LoRA Lens refuses on purpose, with the reason it must give. */
 const REFUSED: Readonly<Record<string, RegExp>> = {
   'vera-noproj': /projection_prng_key/,
+  'miss-bat': /MiSS 'bat' mode/,
 };
 
 const folders = existsSync(FIX)
