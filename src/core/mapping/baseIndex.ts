@@ -12,6 +12,7 @@ import {
   type CanonicalName,
 } from './normalize.js';
 import { KNOWN_SEGMENTS, USUAL_TARGET_LEAVES } from './synonyms.js';
+import { SD_UNET_LAYOUT, unetLayoutOf, type UnetLayout } from './unetLayout.js';
 
 export interface BaseParam {
   /** The parameter name as the base checkpoint spells it. */
@@ -46,6 +47,8 @@ export interface BaseIndex {
   /** Segment names for un-flattening kohya names. */
   readonly vocab: ReadonlySet<string>;
   readonly trie: TrieNode;
+  /** The base's UNet block numbering (SD's when the base is no UNet): adapter names use it too. */
+  readonly unet: UnetLayout;
 }
 
 const MATRIX_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'Gather', 'MatMulNBits', 'ConvTranspose']);
@@ -57,14 +60,17 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-function describe(t: TensorInfo, onnx: boolean): BaseParam | null {
+const isWeightName = (name: string): boolean =>
+  name.endsWith('.weight') || name.endsWith('.in_proj_weight');
+
+function describe(t: TensorInfo, onnx: boolean, unet: UnetLayout): BaseParam | null {
   if (t.role && t.role !== 'weight') return null;
   if (t.shape.length < 2) return null;
   const consumer = t.consumers?.find((c) => MATRIX_OPS.has(c.op));
   let path: string | null = null;
   let via: string | null = null;
   let viaScope = false;
-  if (t.name.endsWith('.weight')) path = stripWrappers(modulePathOf(t.name));
+  if (isWeightName(t.name)) path = stripWrappers(modulePathOf(t.name));
   else if (onnx && consumer) {
     // `/model/layers.0/self_attn/q_proj/MatMul`, else (dynamo `node_linear_3`) the traced scope.
     const fromNode = onnxNodeModulePath(consumer.node) ?? consumer.scope ?? null;
@@ -75,7 +81,7 @@ function describe(t: TensorInfo, onnx: boolean): BaseParam | null {
     }
   } else return null;
   const anonymous = path === null;
-  const canon = canonicalName(path ?? t.name);
+  const canon = canonicalName(path ?? t.name, unet);
   const leaf = canon.segments[canon.segments.length - 1] ?? '';
   const storedTransposed =
     (onnx && consumer?.op === 'MatMul') || (GPT2_CONV1D.has(leaf) && t.shape.length === 2);
@@ -107,8 +113,14 @@ export function buildBaseIndex(base: CheckpointInfo): BaseIndex {
   const anonymous: BaseParam[] = [];
   const vocab = new Set<string>(KNOWN_SEGMENTS);
   const trie: TrieNode = { children: new Map(), param: null };
+  const unet =
+    unetLayoutOf(
+      base.tensors
+        .filter((t) => isWeightName(t.name))
+        .map((t) => stripWrappers(modulePathOf(t.name))),
+    ) ?? SD_UNET_LAYOUT;
   for (const t of base.tensors) {
-    const p = describe(t, onnx);
+    const p = describe(t, onnx, unet);
     if (!p) continue;
     params.push(p);
     byName.set(p.name, p);
@@ -130,7 +142,7 @@ export function buildBaseIndex(base: CheckpointInfo): BaseIndex {
     }
     node.param ??= p;
   }
-  return { params, byName, byKey, byIndices, anonymous, vocab, trie };
+  return { params, byName, byKey, byIndices, anonymous, vocab, trie, unet };
 }
 
 /**

@@ -44,11 +44,30 @@ export function moduleName(m: LoraModule, index: BaseIndex): ModuleName {
         }
     }
     target = unflatten(flat, index.vocab);
+    // kohya's SDXL/Flux trainers number the text encoders: lora_te1_ / lora_te2_.
+    const te = prefixed ? /^lora_te(\d)_$/.exec(prefixed[0]) : null;
+    if (te) target = `${te[1] === '1' ? 'text_encoder' : `text_encoder_${te[1]}`}.${target}`;
   }
-  return { canon: canonicalName(target), flat };
+  return { canon: canonicalName(target, index.unet), flat };
 }
 
 const partOfRole = (role: string): string => role.slice(1);
+
+/** Below `high`: the rows fit, but applied as they are they would patch the wrong half. */
+const SWAPPED_HALVES_CONFIDENCE = 0.75;
+const SWAPPED_HALVES =
+  "halves swapped: diffusers' AdaLayerNormContinuous holds (scale, shift), the original (shift, scale): the two row halves of B must be exchanged";
+
+/** diffusers AdaLayerNormContinuous (2 halves) against the BFL / SAI spelling of the same linear. */
+function halvesSwapped(module: CanonicalName, p: BaseParam): boolean {
+  const [rows, cols] = p.shape;
+  return (
+    module.diffusersAdaNorm !== p.canon.diffusersAdaNorm &&
+    rows !== undefined &&
+    cols !== undefined &&
+    rows === 2 * cols
+  );
+}
 
 export function findCandidates(
   m: LoraModule,
@@ -64,6 +83,8 @@ export function findCandidates(
     part: string | null,
     extra: { similarity?: number; ambiguity?: number } = {},
   ): void => {
+    // Two text encoders of one checkpoint never stand in for each other.
+    if (canon.component && p.canon.component && canon.component !== p.canon.component) return;
     const leaf = p.canon.segments[p.canon.segments.length - 1] ?? '';
     const fusedKind = part ? fusedKindOf(leaf, p.canon.role) : null;
     if (part && !fusedKind) return;
@@ -73,12 +94,14 @@ export function findCandidates(
       p.storedTransposed,
       fusedKind && part ? { kind: fusedKind, part } : null,
     );
-    const confidence = scorePair({
+    const swapped = halvesSwapped(canon, p);
+    const score = scorePair({
       rule,
       shape: fit.check,
       roles: [canon.role, p.canon.role],
       ...extra,
     });
+    const confidence = swapped ? Math.min(score, SWAPPED_HALVES_CONFIDENCE) : score;
     const column = fit.slice ? `${p.name}#${fit.slice.start}-${fit.slice.end}` : p.name;
     const prev = found.get(column);
     if (prev && prev.confidence >= confidence) return;
@@ -89,7 +112,8 @@ export function findCandidates(
       confidence,
       fit,
       column,
-      reason: () => `${explainRule(facts)}; ${describeFit(m, p.shape, fit)}`,
+      reason: () =>
+        `${explainRule(facts)}; ${describeFit(m, p.shape, fit)}${swapped ? `; ${SWAPPED_HALVES}` : ''}`,
     });
   };
 

@@ -1,10 +1,18 @@
 /**
  * Canonical module paths. Both sides (adapter modules and base parameters) go through the same
  * rewrites, so that two names that mean the same module end up with the same structural key:
- * wrappers stripped, GGUF → transformers names, diffusers → LDM UNet numbering, diffusers Flux → BFL
- * Flux (fused qkv / linear1 parts), XLabs processor names, then role synonyms.
+ * wrappers stripped, text-encoder slot noted, GGUF → transformers names, OpenCLIP → transformers CLIP,
+ * diffusers → LDM UNet numbering (by the base's layout), diffusers Flux / SAI SD3 → BFL Flux (fused
+ * qkv / linear1 parts), XLabs processor names, then role synonyms.
  */
 import { CONTAINER_ROLES, GGUF_BLOCK, GGUF_TOP, LEAF_ROLES, WRAPPER_PREFIXES } from './synonyms.js';
+import {
+  isDiffusersAdaNorm,
+  mmditToBfl,
+  openClipToHf,
+  textEncoderSlot,
+} from './transformerNames.js';
+import { diffusersUnetToLdm, SD_UNET_LAYOUT, type UnetLayout } from './unetLayout.js';
 
 export interface CanonicalName {
   /** Wrapper-stripped, convention-converted path (dots). */
@@ -24,6 +32,10 @@ export interface CanonicalName {
   readonly tokens: readonly string[];
   /** The conventions that were applied, in words (for the reason). */
   readonly notes: readonly string[];
+  /** Text encoder of a multi-encoder checkpoint (`te1`, `te2`), when the name says; else null. */
+  readonly component: string | null;
+  /** A diffusers AdaLayerNormContinuous name: (scale, shift) where the originals hold (shift, scale). */
+  readonly diffusersAdaNorm: boolean;
 }
 
 const isNum = (s: string | undefined): boolean => s !== undefined && /^\d+$/.test(s);
@@ -45,133 +57,8 @@ export function stripWrappers(path: string): string {
 
 /** Removes a trailing parameter name: the matcher works on module paths. */
 export function modulePathOf(param: string): string {
-  return param.replace(/\.(weight|bias)$/, '');
-}
-
-const RESNET: Readonly<Record<string, readonly string[]>> = {
-  conv1: ['in_layers', '2'],
-  norm1: ['in_layers', '0'],
-  conv2: ['out_layers', '3'],
-  norm2: ['out_layers', '0'],
-  time_emb_proj: ['emb_layers', '1'],
-  conv_shortcut: ['skip_connection'],
-};
-const resnet = (rest: readonly string[]): string[] => {
-  const head = rest[0] !== undefined ? RESNET[rest[0]] : undefined;
-  return head ? [...head, ...rest.slice(1)] : [...rest];
-};
-const UNET_TOP: Readonly<Record<string, readonly string[]>> = {
-  'time_embedding.linear_1': ['time_embed', '0'],
-  'time_embedding.linear_2': ['time_embed', '2'],
-  'add_embedding.linear_1': ['label_emb', '0', '0'],
-  'add_embedding.linear_2': ['label_emb', '0', '2'],
-  conv_in: ['input_blocks', '0', '0'],
-  conv_norm_out: ['out', '0'],
-  conv_out: ['out', '2'],
-};
-
-/**
- * diffusers UNet2DConditionModel → LDM/SGM numbering (layers_per_block = 2: SD1.x, SD2.x, SDXL).
- * Down/upsamplers become `@downsample`/`@upsample` because LDM puts the upsampler at `.1` or `.2`
- * depending on whether the block has attention.
- */
-function diffusersUnetToLdm(s: readonly string[]): string[] | null {
-  const [a, b = '', c = '', d = ''] = s;
-  const rest = s.slice(4);
-  if ((a === 'down_blocks' || a === 'up_blocks') && isNum(b)) {
-    const i = Number(b);
-    const down = a === 'down_blocks';
-    const stack = down ? 'input_blocks' : 'output_blocks';
-    const base = down ? 3 * i + 1 : 3 * i;
-    if (c === 'resnets' && isNum(d)) return [stack, String(base + Number(d)), '0', ...resnet(rest)];
-    if (c === 'attentions' && isNum(d)) return [stack, String(base + Number(d)), '1', ...rest];
-    if (c === 'downsamplers') return ['input_blocks', String(3 * i + 3), '@downsample'];
-    if (c === 'upsamplers') return ['output_blocks', String(3 * i + 2), '@upsample'];
-    return null;
-  }
-  if (a === 'mid_block' && isNum(c)) {
-    const tail = s.slice(3);
-    if (b === 'resnets') return ['middle_block', String(2 * Number(c)), ...resnet(tail)];
-    if (b === 'attentions') return ['middle_block', '1', ...tail];
-    return null;
-  }
-  const two = UNET_TOP[s.slice(0, 2).join('.')];
-  if (two) return [...two, ...s.slice(2)];
-  const one = a !== undefined ? UNET_TOP[a] : undefined;
-  if (one && s.length === 1) return [...one];
-  // LDM side: samplers have no attention-independent index.
-  if (a === 'input_blocks' && isNum(b) && c === '0' && d === 'op' && s.length === 4)
-    return ['input_blocks', b, '@downsample'];
-  if (a === 'output_blocks' && isNum(b) && isNum(c) && d === 'conv' && s.length === 4)
-    return ['output_blocks', b, '@upsample'];
-  return null;
-}
-
-interface Rewrite {
-  readonly path: string;
-  readonly part?: string;
-}
-const FLUX_DOUBLE: Readonly<Record<string, Rewrite>> = {
-  'attn.to_q': { path: 'img_attn.qkv', part: 'q' },
-  'attn.to_k': { path: 'img_attn.qkv', part: 'k' },
-  'attn.to_v': { path: 'img_attn.qkv', part: 'v' },
-  'attn.add_q_proj': { path: 'txt_attn.qkv', part: 'q' },
-  'attn.add_k_proj': { path: 'txt_attn.qkv', part: 'k' },
-  'attn.add_v_proj': { path: 'txt_attn.qkv', part: 'v' },
-  'attn.to_out.0': { path: 'img_attn.proj' },
-  'attn.to_add_out': { path: 'txt_attn.proj' },
-  'ff.net.0.proj': { path: 'img_mlp.0' },
-  'ff.net.2': { path: 'img_mlp.2' },
-  'ff_context.net.0.proj': { path: 'txt_mlp.0' },
-  'ff_context.net.2': { path: 'txt_mlp.2' },
-  'norm1.linear': { path: 'img_mod.lin' },
-  'norm1_context.linear': { path: 'txt_mod.lin' },
-  // XLabs processor names
-  'processor.qkv_lora1': { path: 'img_attn.qkv' },
-  'processor.qkv_lora2': { path: 'txt_attn.qkv' },
-  'processor.proj_lora1': { path: 'img_attn.proj' },
-  'processor.proj_lora2': { path: 'txt_attn.proj' },
-};
-const FLUX_SINGLE: Readonly<Record<string, Rewrite>> = {
-  'attn.to_q': { path: 'linear1', part: 'q' },
-  'attn.to_k': { path: 'linear1', part: 'k' },
-  'attn.to_v': { path: 'linear1', part: 'v' },
-  proj_mlp: { path: 'linear1', part: 'mlp' },
-  proj_out: { path: 'linear2' },
-  'norm.linear': { path: 'modulation.lin' },
-  'processor.qkv_lora': { path: 'linear1', part: 'qkv' },
-  'processor.proj_lora': { path: 'linear2' },
-};
-const FLUX_TOP: Readonly<Record<string, string>> = {
-  x_embedder: 'img_in',
-  context_embedder: 'txt_in',
-  'time_text_embed.timestep_embedder.linear_1': 'time_in.in_layer',
-  'time_text_embed.timestep_embedder.linear_2': 'time_in.out_layer',
-  'time_text_embed.text_embedder.linear_1': 'vector_in.in_layer',
-  'time_text_embed.text_embedder.linear_2': 'vector_in.out_layer',
-  'time_text_embed.guidance_embedder.linear_1': 'guidance_in.in_layer',
-  'time_text_embed.guidance_embedder.linear_2': 'guidance_in.out_layer',
-  'norm_out.linear': 'final_layer.adaLN_modulation.1',
-  proj_out: 'final_layer.linear',
-};
-
-/** diffusers / XLabs Flux → BFL Flux names, with the part of a fused module. */
-function fluxToBfl(s: readonly string[]): { segments: string[]; part: string | null } | null {
-  const [a, b] = s;
-  const tail = s.slice(2).join('.');
-  const block =
-    (a === 'transformer_blocks' || a === 'double_blocks') && isNum(b)
-      ? { stack: 'double_blocks', table: FLUX_DOUBLE }
-      : (a === 'single_transformer_blocks' || a === 'single_blocks') && isNum(b)
-        ? { stack: 'single_blocks', table: FLUX_SINGLE }
-        : null;
-  if (block) {
-    const r = block.table[tail];
-    if (!r) return null;
-    return { segments: [block.stack, b ?? '', ...r.path.split('.')], part: r.part ?? null };
-  }
-  const top = FLUX_TOP[s.join('.')];
-  return top ? { segments: top.split('.'), part: null } : null;
+  // nn.MultiheadAttention keeps its fused q/k/v as `in_proj_weight` (OpenCLIP, OpenAI CLIP).
+  return param.replace(/\.(weight|bias)$/, '').replace(/\.in_proj_(weight|bias)$/, '.in_proj');
 }
 
 function ggufToHf(s: readonly string[]): string[] | null {
@@ -184,29 +71,42 @@ function ggufToHf(s: readonly string[]): string[] | null {
   return null;
 }
 
-/** Canonical name of a module path (no `.weight`). */
-export function canonicalName(modulePath: string): CanonicalName {
+/**
+ * Canonical name of a module path (no `.weight`). `unet` numbers diffusers UNet blocks the way the
+ * base's LDM blocks are numbered (SD1.x/SDXL's when no base says).
+ */
+export function canonicalName(
+  modulePath: string,
+  unet: UnetLayout = SD_UNET_LAYOUT,
+): CanonicalName {
   const notes: string[] = [];
-  const stripped = stripWrappers(modulePath);
+  const slot = textEncoderSlot(modulePath);
+  const stripped = stripWrappers(slot ? slot.rest : modulePath);
   let segs = stripped.split('.').filter((x) => x.length > 0);
   let part: string | null = null;
+  const diffusersAdaNorm = isDiffusersAdaNorm(segs);
 
   const gguf = ggufToHf(segs);
   if (gguf) {
     segs = gguf;
     notes.push('llama.cpp tensor name');
   }
-  const ldm = diffusersUnetToLdm(segs);
+  const clip = openClipToHf(segs);
+  if (clip) {
+    segs = clip;
+    notes.push('OpenCLIP → transformers CLIP names');
+  }
+  const ldm = diffusersUnetToLdm(segs, unet);
   if (ldm) {
     if (segs[0] === 'down_blocks' || segs[0] === 'up_blocks' || segs[0] === 'mid_block')
-      notes.push('diffusers → LDM block numbering');
+      notes.push(`diffusers → LDM block numbering (${unet.source})`);
     segs = ldm;
   }
-  const flux = fluxToBfl(segs);
-  if (flux) {
-    if (flux.segments.join('.') !== segs.join('.')) notes.push('diffusers Flux → BFL names');
-    segs = flux.segments;
-    part = flux.part;
+  const mmdit = mmditToBfl(segs);
+  if (mmdit) {
+    if (mmdit.segments.join('.') !== segs.join('.')) notes.push(mmdit.note);
+    segs = mmdit.segments;
+    part = mmdit.part;
   }
   // diffusers `to_out.0` is the output projection itself (index 0 of a ModuleList with dropout).
   if (segs.length >= 2 && segs[segs.length - 2] === 'to_out' && segs[segs.length - 1] === '0')
@@ -234,6 +134,8 @@ export function canonicalName(modulePath: string): CanonicalName {
     part,
     tokens,
     notes,
+    component: slot?.component ?? null,
+    diffusersAdaNorm,
   };
 }
 
