@@ -67,6 +67,26 @@ export function projectionsMissing(
   return `${what}: ${why}; PEFT regenerates them from ${seedKey} = ${seed ?? '?'} with torch's random generator, which LoRA Lens does not reproduce (save the adapter with save_projection = true)`;
 }
 
+/** The missing-projection refusal of an effect, with the seed and save_projection read back from settings. */
+export function projectionsMissingError(
+  m: LoraModule,
+  what: string,
+  seedKey: string,
+): CheckpointError {
+  const s = m.method?.settings;
+  const seed = s?.[seedKey];
+  const save = s?.['save_projection'];
+  return invalid(
+    m,
+    projectionsMissing(
+      what,
+      seedKey,
+      typeof seed === 'number' ? seed : null,
+      typeof save === 'boolean' ? save : null,
+    ),
+  );
+}
+
 /** A setting read back in an effect: a number, or a named error. */
 export function numberFrom(m: LoraModule, key: string): number {
   const v = m.method?.settings?.[key];

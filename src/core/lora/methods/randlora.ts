@@ -16,6 +16,7 @@ import {
   numberSetting,
   partName,
   projectionsMissing,
+  projectionsMissingError,
 } from './peftSettings.js';
 import type { AdapterMethod, MethodSettings } from './types.js';
 import type { LoraModule } from '../types.js';
@@ -160,17 +161,10 @@ export const randlora: AdapterMethod = {
     const aName = basisName(m, 'randlora_A');
     const bName = basisName(m, 'randlora_B');
     if (!aName || !bName) {
-      const s = m.method?.settings;
-      const key = s?.['projection_prng_key'];
-      const save = s?.['save_projection'];
-      throw invalid(
+      throw projectionsMissingError(
         m,
-        projectionsMissing(
-          'RandLoRA needs randlora_A / randlora_B',
-          'projection_prng_key',
-          typeof key === 'number' ? key : null,
-          typeof save === 'boolean' ? save : null,
-        ),
+        'RandLoRA needs randlora_A / randlora_B',
+        'projection_prng_key',
       );
     }
     if (m.scale === null) throw invalid(m, 'RandLoRA needs randlora_alpha and r for its scale');

@@ -14,6 +14,7 @@ import {
   numberSetting,
   partName,
   projectionsMissing,
+  projectionsMissingError,
   sharedName,
 } from './peftSettings.js';
 import { matmul } from './linalg.js';
@@ -157,17 +158,7 @@ export const tinylora: AdapterMethod = {
   async effect(m, io) {
     const settings = m.method?.settings;
     if (!m.parts[P]) {
-      const seed = settings?.['projection_seed'];
-      const save = settings?.['save_projection'];
-      throw invalid(
-        m,
-        projectionsMissing(
-          `TinyLoRA needs ${P}`,
-          'projection_seed',
-          typeof seed === 'number' ? seed : null,
-          typeof save === 'boolean' ? save : null,
-        ),
-      );
+      throw projectionsMissingError(m, `TinyLoRA needs ${P}`, 'projection_seed');
     }
     if (typeof settings?.['v_group'] !== 'number')
       throw invalid(

@@ -13,6 +13,7 @@ import {
   numberSetting,
   partName,
   projectionsMissing,
+  projectionsMissingError,
 } from './peftSettings.js';
 import type { AdapterMethod, MethodSettings } from './types.js';
 
@@ -83,18 +84,7 @@ export const vera: AdapterMethod = {
     const aName = m.method?.shared?.['vera_A'];
     const bName = m.method?.shared?.['vera_B'];
     if (!aName || !bName) {
-      const s = m.method?.settings;
-      const key = s?.['projection_prng_key'];
-      const save = s?.['save_projection'];
-      throw invalid(
-        m,
-        projectionsMissing(
-          'VeRA needs vera_A / vera_B',
-          'projection_prng_key',
-          typeof key === 'number' ? key : null,
-          typeof save === 'boolean' ? save : null,
-        ),
-      );
+      throw projectionsMissingError(m, 'VeRA needs vera_A / vera_B', 'projection_prng_key');
     }
     const [out, inF] = linearDims(m, io.weightShape, 'VeRA');
     const lb = await io.read(partName(m, LAMBDA_B));
