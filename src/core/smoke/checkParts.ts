@@ -1,6 +1,7 @@
 /** The checks every module result shares, whatever the method: role, delta size, status. */
 import type { ModulePlan } from './modulePlan.js';
 import { rolesAgree } from './modulePlan.js';
+import { allFinite, norm2 } from './reference.js';
 import type { SmokeCheck, SmokeStatus } from './types.js';
 
 /** ‖Δ‖/‖W·x‖ below this: the adapter changes nothing (an untrained, all-zero B). */
@@ -78,4 +79,28 @@ export function nonFinite(v: Float32Array): number {
   let n = 0;
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) n++;
   return n;
+}
+
+/** The finite check over a graph's three outputs. */
+export function finiteCheck(outputs: {
+  readonly y: Float32Array;
+  readonly base: Float32Array;
+  readonly delta: Float32Array;
+}): SmokeCheck {
+  const bad = Object.entries(outputs).filter(([, v]) => !allFinite(v));
+  return bad.length === 0
+    ? { name: 'finite', ok: true, severity: 'info', message: 'all outputs finite' }
+    : {
+        name: 'finite',
+        ok: false,
+        severity: 'error',
+        message: bad.map(([n, v]) => `${n} has ${nonFinite(v)} non-finite values`).join('; '),
+      };
+}
+
+/** ‖Δ‖/‖W·x‖ from ORT's own outputs (Infinity when the base output is zero and the delta is not). */
+export function deltaRatioOf(base: Float32Array, delta: Float32Array): number {
+  const nb = norm2(base);
+  const nd = norm2(delta);
+  return nb === 0 ? (nd === 0 ? 0 : Infinity) : nd / nb;
 }

@@ -11,18 +11,11 @@ import { effectOnWeight, effectProblem } from '../export/merge/effects.js';
 import { effectInputs, moduleEffect } from '../lora/methods/effectInputs.js';
 import { applyStages } from '../lora/methods/transform.js';
 import type { ModuleEffect } from '../lora/methods/types.js';
-import { deltaCheck, nonFinite, roleCheck, statusOf } from './checkParts.js';
+import { deltaCheck, deltaRatioOf, finiteCheck, roleCheck, statusOf } from './checkParts.js';
 import type { GraphVariant } from './graphs.js';
 import type { ModuleCheckContext } from './moduleCheck.js';
 import type { EffectPlan } from './modulePlan.js';
-import {
-  allFinite,
-  compareToReference,
-  norm2,
-  randomNormal,
-  toleranceFor,
-  type Reference,
-} from './reference.js';
+import { compareToReference, randomNormal, toleranceFor, type Reference } from './reference.js';
 import type { SmokeCheck, SmokeModuleResult } from './types.js';
 
 const EPS32 = 2 ** -24;
@@ -269,23 +262,7 @@ export async function checkEffect(
   });
   const { y, base, delta } = outputs;
   if (!y || !base || !delta) return fail('load', 'ORT returned no output');
-  const bad = (
-    [
-      ['y', y],
-      ['base', base],
-      ['delta', delta],
-    ] as [string, Float32Array][]
-  ).filter(([, v]) => !allFinite(v));
-  checks.push(
-    bad.length === 0
-      ? { name: 'finite', ok: true, severity: 'info', message: 'all outputs finite' }
-      : {
-          name: 'finite',
-          ok: false,
-          severity: 'error',
-          message: bad.map(([n, v]) => `${n} has ${nonFinite(v)} non-finite values`).join('; '),
-        },
-  );
+  checks.push(finiteCheck({ y, base, delta }));
   const dtypes = [
     plan.weight.dtype,
     ...plan.module.tensors.map((n) => ctx.adapter.tensor(n).dtype),
@@ -302,9 +279,7 @@ export async function checkEffect(
       `(${cmp.ok ? 'within' : `${cmp.worst.toPrecision(3)}× over`} ${tol.label} rtol ${tol.rtol} atol ${tol.atol}); ` +
       `the graph runs ${label}'s forward, the reference multiplies by the merged W′`,
   });
-  const nb = norm2(base);
-  const nd = norm2(delta);
-  deltaRatio = nb === 0 ? (nd === 0 ? 0 : Infinity) : nd / nb;
+  deltaRatio = deltaRatioOf(base, delta);
   checks.push(deltaCheck(plan, deltaRatio));
   if (!Number.isFinite(deltaRatio)) deltaRatio = null;
   return done();

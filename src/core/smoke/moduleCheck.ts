@@ -8,9 +8,7 @@ import type { Checkpoint, TensorInfo } from '../formats/checkpoint.js';
 import { sameConv, type GraphSpec, type GraphVariant } from './graphs.js';
 import type { ModulePlan } from './modulePlan.js';
 import {
-  allFinite,
   compareToReference,
-  norm2,
   randomNormal,
   mulberry32,
   referenceConv,
@@ -28,7 +26,7 @@ import {
   transpose2d,
   type Float32Scratch,
 } from '../formats/floatDecode.js';
-import { deltaCheck, nonFinite, roleCheck, statusOf } from './checkParts.js';
+import { deltaCheck, deltaRatioOf, finiteCheck, roleCheck, statusOf } from './checkParts.js';
 import type { SmokeCheck, SmokeModuleResult } from './types.js';
 
 type OrtModule = typeof import('onnxruntime-node');
@@ -495,21 +493,7 @@ export async function checkModule(
     checks.push({ name: 'load', ok: false, severity: 'error', message: 'ORT returned no output' });
     return done();
   }
-  const bad = [
-    ['y', y],
-    ['base', base],
-    ['delta', delta],
-  ].filter(([, v]) => !allFinite(v as Float32Array)) as [string, Float32Array][];
-  checks.push(
-    bad.length === 0
-      ? { name: 'finite', ok: true, severity: 'info', message: 'all outputs finite' }
-      : {
-          name: 'finite',
-          ok: false,
-          severity: 'error',
-          message: bad.map(([n, v]) => `${n} has ${nonFinite(v)} non-finite values`).join('; '),
-        },
-  );
+  checks.push(finiteCheck({ y, base, delta }));
 
   const ref = run.reference();
   const tol = toleranceFor(
@@ -535,9 +519,7 @@ export async function checkModule(
       (notes.length ? `; ${notes.join('; ')}` : ''),
   });
 
-  const nb = norm2(base);
-  const nd = norm2(delta);
-  deltaRatio = nb === 0 ? (nd === 0 ? 0 : Infinity) : nd / nb;
+  deltaRatio = deltaRatioOf(base, delta);
   checks.push(deltaCheck(plan, deltaRatio));
   if (!Number.isFinite(deltaRatio)) deltaRatio = null;
   return done();
