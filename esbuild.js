@@ -1,5 +1,5 @@
-// Four bundles: the extension host (Node, CommonJS, `vscode` provided by the host), the `lora-lens`
-// CLI (Node, with a shebang), the editor webview (browser, no Node APIs), and the smoke-test worker
+// Five bundles: the extension host (Node, CommonJS, `vscode` provided by the host), the `lora-lens`
+// CLI (Node, with a shebang), the editor webview and the Compare view (browser, no Node APIs), and the smoke-test worker
 // (Node, the only bundle that loads onnxruntime-node: the extension and the CLI fork it).
 // Static assets the webview loads (CSS, codicons) are copied into dist/, the webview's only resource root.
 const esbuild = require('esbuild');
@@ -57,6 +57,14 @@ const targets = [
     format: 'iife',
     target: 'chrome120',
   },
+  {
+    ...common,
+    entryPoints: ['webview/compare.ts'],
+    outfile: 'dist/compare.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'chrome120',
+  },
 ];
 
 function copyAssets() {
@@ -84,7 +92,13 @@ async function main() {
   const started = Date.now();
   await Promise.all(targets.map((t) => esbuild.build(t)));
   copyAssets();
-  const sizes = ['dist/extension.js', 'dist/cli.js', 'dist/smokeWorker.js', 'dist/webview.js']
+  const sizes = [
+    'dist/extension.js',
+    'dist/cli.js',
+    'dist/smokeWorker.js',
+    'dist/webview.js',
+    'dist/compare.js',
+  ]
     .map((f) => `${path.basename(f)} ${(fs.statSync(f).size / 1024).toFixed(0)} KiB`)
     .join(', ');
   console.log(`built in ${Date.now() - started} ms: ${sizes}`);

@@ -12,6 +12,7 @@ import { openPath } from '../src/core/formats/index.js';
 import { analyzeLora } from '../src/core/lora/index.js';
 
 const RANK = 16;
+const ROUNDS = 5;
 const HIDDEN = 4096;
 const LAYERS = 32;
 const KINDS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -72,7 +73,7 @@ export async function benchExtract(dir: string): Promise<string[]> {
   const ckpt = await openPath(src);
   const analysis = await analyzeLora(ckpt);
   try {
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       const out = join(dir, `out-${round}.safetensors`);
       let t = performance.now();
       await extractWeights(ckpt, analysis, { out, sourcePath: src });
@@ -82,7 +83,8 @@ export async function benchExtract(dir: string): Promise<string[]> {
       t = performance.now();
       const r = spawnSync('cp', [out, copy]);
       if (r.status !== 0) throw new Error(String(r.stderr));
-      spawnSync('sync');
+      // fsync of that file only, as ours does: a whole-machine `sync` would also pay for others' writes.
+      spawnSync('sync', [copy]);
       times.cp.push(performance.now() - t);
       rmSync(out);
       rmSync(copy);
@@ -95,9 +97,9 @@ export async function benchExtract(dir: string): Promise<string[]> {
   const ratio = mbps(best(times.ours)) / mbps(best(times.cp));
   const size = statSync(src).size;
   return [
-    `extraction: ${analysis.modules.length} modules, ${(loraBytes / 1e6).toFixed(0)} MB of LoRA tensors out of a ${(size / 1e6).toFixed(0)} MB checkpoint, best of 3`,
+    `extraction: ${analysis.modules.length} modules, ${(loraBytes / 1e6).toFixed(0)} MB of LoRA tensors out of a ${(size / 1e6).toFixed(0)} MB checkpoint, best of ${ROUNDS}`,
     `  cp of the same bytes (+ sync)    ${best(times.cp).toFixed(0)} ms  (${mbps(best(times.cp)).toFixed(0)} MB/s)`,
     `  lora-lens extract (atomic, fsync) ${best(times.ours).toFixed(0)} ms  (${mbps(best(times.ours)).toFixed(0)} MB/s)`,
-    `  throughput ratio                 ${ratio.toFixed(2)}×  (goal ≥ 0.8×) ${ratio >= 0.8 ? 'OK' : 'UNDER'}`,
+    `  throughput ratio                 ${ratio.toFixed(2)}×  (goal ≥ 0.9×) ${ratio >= 0.9 ? 'met' : 'NOT met'}`,
   ];
 }

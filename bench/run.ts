@@ -8,15 +8,23 @@
  * 3. The smoke test of a Llama-7B-shaped adapter in its child process (time, peak RSS, against reading
  *    the bytes once), and adapter switching against session rebuilds (bench/smokeBench.ts).
  * 4. The smoke test on a 7B-shaped Q4_0 GGUF base, and merge throughput against cp (bench/quantBench.ts).
+ * 5. `lora-lens inspect` (text and --json) of that 20,000-tensor file as a child process, against a
+ *    Node process reading the header + JSON.parse, and its peak RSS (bench/cliBench.ts).
+ *    `npm run bench -- --cli` runs only this one.
+ * 6. `map` of a 10,000-module adapter onto a 1,000,000-parameter base, against the exact-name join
+ *    (bench/mapScaleBench.ts; goal < 2 s).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
+import { benchCli } from './cliBench.js';
 import { benchExtract } from './extractBench.js';
+import { benchMapScale } from './mapScaleBench.js';
 import { benchQuant } from './quantBench.js';
 import { benchSmoke } from './smokeBench.js';
+import { benchSurgery } from './surgeryBench.js';
 import { benchTorch } from './torchBench.js';
 
 const DIR = '.bench-tmp';
@@ -185,6 +193,8 @@ async function main(): Promise<void> {
       `  ratio                                                  ${(so / sf).toFixed(2)}×`,
     );
 
+    for (const line of benchCli(join(DIR, 'cli'), path, TENSORS)) console.log(line);
+
     for (const line of await benchTorch()) console.log(line);
     for (const line of await benchExtract(join(DIR, 'extract'))) console.log(line);
 
@@ -195,6 +205,8 @@ async function main(): Promise<void> {
     );
     for (const line of await benchSmoke(join(DIR, 'smoke'))) console.log(line);
     for (const line of await benchQuant(join(DIR, 'quant'))) console.log(line);
+    for (const line of await benchSurgery()) console.log(line);
+    for (const line of benchMapScale()) console.log(line);
   } finally {
     if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
   }
@@ -205,6 +217,19 @@ async function child(mode: string, path: string): Promise<void> {
   console.log(process.resourceUsage().maxRSS);
 }
 
+/** `--cli`: only the CLI bench (bench/cliBench.ts), on the same 20,000-tensor file. */
+async function cliOnly(): Promise<void> {
+  mkdirSync(DIR, { recursive: true });
+  const path = join(DIR, 'sparse-10g.safetensors');
+  try {
+    await makeSparseFile(path);
+    for (const line of benchCli(join(DIR, 'cli'), path, TENSORS)) console.log(line);
+  } finally {
+    if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
+  }
+}
+
 const [mode, childPath] = process.argv.slice(2);
-if (mode && childPath) void child(mode, childPath);
+if (mode === '--cli') void cliOnly();
+else if (mode && childPath) void child(mode, childPath);
 else void main();

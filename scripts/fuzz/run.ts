@@ -1,32 +1,39 @@
 /**
- * npm run fuzz [-- --inputs N --seed S --workers W]: a mutation fuzzer over the valid samples of every
- * format. Each mutated input goes to every reader. It passes when every input either opens or is refused
- * with a named CheckpointError: no other exception (crash), no input that takes more than 10 s (hang),
- * no worker over its 512 MB heap (unbounded allocation). Failing inputs are saved under
- * test-results/fuzz/ and can be replayed from the seed.
+ * npm run fuzz [-- --target formats|quant|messages|all --inputs N --seed S --workers W]: a mutation
+ * fuzzer with three targets (targets.ts): every reader on mutated samples of every format; quantized
+ * model folders with mutated weights or quantization_config; webview → host messages. It passes when
+ * every input is handled or refused by name: no other exception (crash), no input that takes more than
+ * 1 s (hang), no worker over its 512 MB heap (unbounded allocation). N inputs per target. Failing
+ * inputs are saved under test-results/fuzz/ and can be rebuilt from the seed.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { mutate, Rng } from './mutate.js';
+import { Rng } from './mutate.js';
+import { TARGET_IMPLS, TARGETS, type Seed, type TargetName } from './targets.js';
 
 const { values } = parseArgs({
   options: {
     inputs: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '20261128' },
     workers: { type: 'string', default: '2' },
+    target: { type: 'string', default: 'all' },
   },
 });
+const CHOSEN: readonly TargetName[] =
+  values.target === 'all' ? TARGETS : [values.target as TargetName];
+for (const t of CHOSEN)
+  if (!TARGETS.includes(t)) throw new Error(`--target must be one of ${TARGETS.join(', ')}, all`);
 const INPUTS = Number(values.inputs);
 const SEED = Number(values.seed);
 const WORKERS = Math.max(1, Number(values.workers));
-const HANG_MS = 10_000;
+const HANG_MS = 1_000;
 const SEED_DIRS = ['samples', 'test/fixtures'];
 const EXTENSIONS = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$/i;
 
-function collectSeeds(): { name: string; bytes: Uint8Array }[] {
-  const out: { name: string; bytes: Uint8Array }[] = [];
+function collectSeeds(): Seed[] {
+  const out: Seed[] = [];
   const walk = (dir: string) => {
     for (const f of readdirSync(dir).sort()) {
       const p = join(dir, f);
@@ -40,20 +47,64 @@ function collectSeeds(): { name: string; bytes: Uint8Array }[] {
   return out;
 }
 
+/**
+ * Quantized model folders: each fixture's weights with its config.json, and each layout case with
+ * the quantization_config its cases.json gives (test/fixtures/quant, written by the packers).
+ */
+function collectQuantSeeds(): Seed[] {
+  const root = 'test/fixtures/quant';
+  const out: Seed[] = [];
+  for (const dir of readdirSync(root).sort()) {
+    const d = join(root, dir);
+    if (!statSync(d).isDirectory()) continue;
+    const model = join(d, 'model.safetensors');
+    if (existsSync(model) && statSync(model).size <= 1 << 20) {
+      const config = join(d, 'config.json');
+      out.push({
+        name: `${dir}/model.safetensors`,
+        bytes: new Uint8Array(readFileSync(model)),
+        ...(existsSync(config) ? { config: readFileSync(config, 'utf8') } : {}),
+      });
+    }
+    const cases = join(d, 'cases.json');
+    if (!existsSync(cases)) continue;
+    for (const c of JSON.parse(readFileSync(cases, 'utf8')) as {
+      case: string;
+      quantization_config?: unknown;
+    }[]) {
+      const file = join(d, `${c.case}.safetensors`);
+      if (!existsSync(file)) continue;
+      out.push({
+        name: `${dir}/${c.case}.safetensors`,
+        bytes: new Uint8Array(readFileSync(file)),
+        ...(c.quantization_config
+          ? { config: JSON.stringify({ quantization_config: c.quantization_config }) }
+          : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function seedsFor(target: TargetName): Seed[] {
+  return target === 'formats' ? collectSeeds() : target === 'quant' ? collectQuantSeeds() : [];
+}
+
 /** Rebuilds the input a worker was on, from its seed and iteration: the run is deterministic. */
 function replay(
-  seeds: { name: string; bytes: Uint8Array }[],
+  target: TargetName,
+  seeds: Seed[],
   workerSeed: number,
   iteration: number,
 ): { name: string; bytes: Uint8Array } {
   const rng = new Rng(workerSeed || 1);
+  const impl = TARGET_IMPLS[target];
   const seedBytes = seeds.map((s) => s.bytes);
-  let last: { name: string; bytes: Uint8Array } = { name: '', bytes: new Uint8Array(0) };
-  for (let i = 0; i <= iteration; i++) {
-    const base = rng.pick(seeds);
-    last = { name: base.name, bytes: mutate(base.bytes, rng, seedBytes) };
-  }
-  return last;
+  let last: never | undefined;
+  for (let i = 0; i <= iteration; i++) last = impl.make(rng, seeds, seedBytes);
+  return last === undefined
+    ? { name: 'none', bytes: new Uint8Array(0) }
+    : { name: impl.label(last), bytes: impl.save(last) };
 }
 
 interface Outcome {
@@ -64,8 +115,9 @@ interface Outcome {
 }
 
 function runWorker(
+  target: TargetName,
   index: number,
-  seeds: { name: string; bytes: Uint8Array }[],
+  seeds: Seed[],
   iterations: number,
   outcome: Outcome,
 ): Promise<void> {
@@ -73,12 +125,15 @@ function runWorker(
   const heartbeat = new SharedArrayBuffer(4);
   const beat = new Int32Array(heartbeat);
   const worker = new Worker(join(dirname(process.argv[1] as string), 'worker.mjs'), {
-    workerData: { seeds, iterations, seed: workerSeed, heartbeat },
+    workerData: { target, seeds, iterations, seed: workerSeed, heartbeat },
     resourceLimits: { maxOldGenerationSizeMb: 512 },
   });
   const save = (label: string, input: Uint8Array, name: string) => {
     mkdirSync('test-results/fuzz', { recursive: true });
-    const file = join('test-results/fuzz', `${label}-${workerSeed}-${Date.now()}-${name}`);
+    const file = join(
+      'test-results/fuzz',
+      `${target}-${label}-${workerSeed}-${Date.now()}-${name.replace(/[^\w.-]/g, '_')}`,
+    );
     writeFileSync(file, input);
     return file;
   };
@@ -91,14 +146,14 @@ function runWorker(
         lastBeat = now;
         lastChange = Date.now();
       } else if (Date.now() - lastChange > HANG_MS) {
-        const input = replay(seeds, workerSeed, now);
+        const input = replay(target, seeds, workerSeed, now);
         outcome.failures.push(
           `HANG (> ${HANG_MS / 1000} s) on iteration ${now} of worker seed ${workerSeed}: ${save('hang', input.bytes, input.name)}`,
         );
         clearInterval(watchdog);
         void worker.terminate();
       }
-    }, 1000);
+    }, 200);
     worker.on(
       'message',
       (m: {
@@ -108,12 +163,12 @@ function runWorker(
         codes?: Record<string, number>;
         error?: string;
         input?: Uint8Array;
-        seed?: string;
-        reader?: string;
+        where?: string;
+        name?: string;
       }) => {
         if (m.kind === 'crash' && m.input) {
           outcome.failures.push(
-            `CRASH in ${m.reader} on a mutation of ${m.seed}: ${m.error?.split('\n')[0]} → ${save('crash', m.input, m.seed ?? 'input')}`,
+            `CRASH in ${m.where}: ${m.error?.split('\n')[0]} → ${save('crash', m.input, m.name ?? 'input')}`,
           );
         } else if (m.kind === 'progress' && index === 0 && m.done && process.stdout.isTTY) {
           process.stdout.write(
@@ -129,7 +184,7 @@ function runWorker(
     );
     worker.on('error', (e) => {
       const at = Atomics.load(beat, 0);
-      const input = replay(seeds, workerSeed, at);
+      const input = replay(target, seeds, workerSeed, at);
       outcome.failures.push(
         `WORKER ERROR (${(e as NodeJS.ErrnoException).code ?? e.name}: ${e.message}) on iteration ${at}: ${save('oom', input.bytes, input.name)}`,
       );
@@ -141,36 +196,42 @@ function runWorker(
   });
 }
 
-async function main(): Promise<void> {
-  const seeds = collectSeeds();
+async function fuzzTarget(target: TargetName): Promise<Outcome> {
+  const seeds = seedsFor(target);
   console.log(
-    `fuzz: ${INPUTS.toLocaleString('en-US')} inputs from ${seeds.length} seed files, ${WORKERS} workers, seed ${SEED}`,
+    `\nfuzz ${target}: ${INPUTS.toLocaleString('en-US')} inputs${seeds.length ? ` from ${seeds.length} seeds` : ''}, ${WORKERS} workers, seed ${SEED}`,
   );
   const started = Date.now();
   const outcome: Outcome = { inputs: 0, opened: 0, codes: {}, failures: [] };
   const per = Math.ceil(INPUTS / WORKERS);
   await Promise.all(
     Array.from({ length: WORKERS }, (_, i) =>
-      runWorker(i, seeds, Math.min(per, INPUTS - i * per), outcome),
+      runWorker(target, i, seeds, Math.max(0, Math.min(per, INPUTS - i * per)), outcome),
     ),
   );
   const secs = (Date.now() - started) / 1000;
-  process.stdout.write('\n');
+  if (process.stdout.isTTY) process.stdout.write('\n');
   console.log(
-    `ran ${outcome.inputs.toLocaleString('en-US')} inputs in ${secs.toFixed(0)} s (${Math.round(outcome.inputs / secs).toLocaleString('en-US')}/s); reader runs that opened: ${outcome.opened.toLocaleString('en-US')}`,
+    `  ran ${outcome.inputs.toLocaleString('en-US')} inputs in ${secs.toFixed(0)} s (${Math.round(outcome.inputs / secs).toLocaleString('en-US')}/s); handled without a refusal: ${outcome.opened.toLocaleString('en-US')}`,
   );
   console.log(
-    'named refusals:',
+    '  named refusals:',
     Object.entries(outcome.codes)
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
-      .join(', '),
+      .join(', ') || 'none',
   );
   if (outcome.failures.length) {
-    console.log(`\n${outcome.failures.length} failure(s):`);
-    for (const f of outcome.failures.slice(0, 50)) console.log(`  ${f}`);
-    process.exitCode = 1;
-  } else console.log('no crashes, no hangs, no out-of-memory');
+    console.log(`  ${outcome.failures.length} failure(s):`);
+    for (const f of outcome.failures.slice(0, 50)) console.log(`    ${f}`);
+  } else console.log(`  ${target}: 0 crashes, 0 hangs over ${HANG_MS / 1000} s, 0 out-of-memory`);
+  return outcome;
+}
+
+async function main(): Promise<void> {
+  let failed = 0;
+  for (const t of CHOSEN) failed += (await fuzzTarget(t)).failures.length;
+  if (failed > 0) process.exitCode = 1;
 }
 
 void main();

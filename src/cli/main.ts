@@ -1,39 +1,40 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_HUB_ENDPOINT, openPath } from '../core/formats/index.js';
+import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
-import type { FloatTarget } from '../core/formats/encode.js';
 import { analyzeLora } from '../core/lora/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
-import { computeAllStats } from '../core/lora/stats/index.js';
-import type { HubOptions } from '../core/formats/index.js';
-import { EXPORT_NAMINGS, type ExportNaming } from '../core/mapping/export/index.js';
-import { extractText, runExtract } from './extract.js';
-import { exportText, mapExitCode, mapText, runExport, runMap } from './mapCommands.js';
-import { statsText } from './loraReport.js';
+import type { ExportNaming } from '../core/mapping/export/index.js';
+import type { EpName, SmokeError, SmokeErrorCode } from '../core/smoke/types.js';
 import { inspectJson, inspectText } from './inspectReport.js';
-import { mergeText, runMerge } from './mergeCommand.js';
-import { parseShardSize } from '../core/export/merge/shards.js';
+import { statsText } from './loraReport.js';
+import { inspectModel, modelText } from './modelReport.js';
+import { combineUsage, DEFAULT_SMOKE_TIMEOUT_S, diffUsage, resizeUsage } from './usage.js';
+import { writeJson } from './jsonOut.js';
+
 import {
-  DEFAULT_SMOKE_TIMEOUT_S,
-  SMOKE_EPS,
-  runSmokeCli,
-  smokeExitCode,
-  smokeJson,
-  smokeText,
-} from './smokeCommand.js';
-import { SmokeError, type EpName, type SmokeErrorCode } from '../core/smoke/types.js';
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  hubOptions,
+  parseDtype,
+  report,
+  UsageError,
+  type CommandRunner,
+  type Io,
+} from './cliCommon.js';
+
+// Only what `inspect` needs is loaded up front: every other command's code (mapping, export,
+// smoke, merge, surgery, compare) is imported when that command runs, so `inspect` starts fast.
+
+export { EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, type Io } from './cliCommon.js';
 
 declare const LORA_LENS_VERSION: string;
 const VERSION = typeof LORA_LENS_VERSION === 'string' ? LORA_LENS_VERSION : 'dev';
 
-export const EXIT_OK = 0;
-export const EXIT_CHECK_FAILED = 1;
-export const EXIT_INVALID = 2;
-
 const USAGE = `lora-lens ${VERSION}: inspect, map, export and smoke-test LoRA adapters
 
 Usage:
-  lora-lens inspect <path> [--json] [--all | --limit N] [--stats]
+  lora-lens inspect <path> [--base <path|hf:repo>] [--json] [--all | --limit N] [--stats]
   lora-lens extract <checkpoint> --out <file.safetensors> [--dtype f32|f16|bf16]
                     [--only-lora] [--adapter-config] [--json]
   lora-lens map <adapter> --base <path|hf:repo> [--mapping m.json] [--save-mapping m.json]
@@ -45,6 +46,9 @@ Usage:
                   [--cuda-provider-path DIR] [--timeout SECONDS] [--json]
   lora-lens merge <adapter> --base <path|hf:repo> --out <merged.onnx|merged.safetensors|folder>
                   [--dtype f32|f16|bf16] [--max-shard-size 5GB] [--mapping m.json] [--json]
+  lora-lens diff <a> <b> [--norms] [--tolerance T] [--ignore-renames] [--limit N] [--json]
+  lora-lens resize <adapter> --out <file|folder> (--rank N | --energy F | --ratio R) [--json]
+  lora-lens combine <a1> <a2> … --weights w1,w2,… --out <file|folder> [--method cat|svd] [--json]
 
   <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a
   shard index (model.safetensors.index.json), a model or adapter folder, or a Hub
@@ -54,6 +58,10 @@ Commands:
   inspect   Read a checkpoint's header (never its weights) and print its summary,
             metadata, tensors and LoRA analysis (family, modules, rank, alpha,
             scale). Invalid files are refused with the rule they break.
+            A model also gets its architecture (family, variant, dimensions,
+            with the evidence), its parameters by part and memory estimates; an
+            adapter gets its layers × modules grid, and with --base the base's
+            architecture and memory at the adapter's rank.
   extract   Write a weights-only adapter: the LoRA tensors (and the full weights a
             loader needs with them, unless --only-lora), without optimizer state,
             counters or base weights. Bytes are copied unless --dtype asks for a
@@ -83,6 +91,13 @@ Commands:
             an index above --max-shard-size (default 5GiB); a folder --out also gets
             config.json. Quantized weights are dequantized, never re-quantized.
 
+Compare:
+  ${diffUsage}
+
+Surgery (each writes a weights-only adapter atomically; sources are never touched):
+  ${resizeUsage}
+  ${combineUsage}
+
 Options:
   --json       Print exactly one JSON object on stdout.
   --all        List every tensor (text mode lists the first 50).
@@ -96,23 +111,18 @@ Options:
 
 Exit codes: 0 success, 1 a check failed, 2 invalid input or usage.`;
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-class UsageError extends Error {
-  readonly code = 'UsageError';
-}
-
-function report(io: Io, json: boolean, code: string, message: string, subject?: string): number {
-  if (json) io.out(JSON.stringify({ error: { code, message, ...(subject ? { subject } : {}) } }));
-  else io.err(`lora-lens: ${code}: ${message}`);
-  return EXIT_INVALID;
-}
+/** Commands with options of their own: they parse everything after their name themselves. */
+const OWN_PARSER: Readonly<Record<string, () => Promise<CommandRunner>>> = {
+  resize: async () => (await import('./resizeCommand.js')).resizeCli,
+  combine: async () => (await import('./combineCommand.js')).combineCli,
+  diff: async () => (await import('./diffCommand.js')).diffCli,
+};
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const json = argv.includes('--json');
+  const own = argv[0] !== undefined ? OWN_PARSER[argv[0]] : undefined;
+  if (own && !argv.slice(1).some((a) => a === '-h' || a === '--help'))
+    return (await own())(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -172,11 +182,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
           values.all === true ? Infinity : parseLimit(values.limit),
           values['hub-endpoint'],
           values.stats === true,
+          values.base,
         );
       case 'extract': {
         if (rest.length !== 1) throw new UsageError('extract takes one checkpoint');
         if (!values.out) throw new UsageError('extract needs --out <file.safetensors>');
         const dtype = parseDtype(values.dtype);
+        const { extractText, runExtract } = await import('./extract.js');
         const result = await runExtract(rest[0] as string, {
           out: values.out,
           onlyLora: values['only-lora'] === true,
@@ -189,6 +201,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'map': {
         if (rest.length !== 1) throw new UsageError('map takes one adapter');
         if (!values.base) throw new UsageError('map needs --base <path|hf:repo>');
+        const { mapExitCode, mapText, runMap } = await import('./mapCommands.js');
         const j = await runMap(rest[0] as string, values.base, {
           ...(values.mapping ? { mappingPath: values.mapping } : {}),
           ...(values['save-mapping'] ? { savePath: values['save-mapping'] } : {}),
@@ -203,6 +216,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (!values.base) throw new UsageError('export needs --base <path|hf:repo>');
         if (!values.out) throw new UsageError('export needs --out <file.safetensors>');
         const naming = values.naming ?? 'base';
+        const { EXPORT_NAMINGS } = await import('../core/mapping/export/index.js');
+        const { exportText, runExport } = await import('./mapCommands.js');
         if (!(EXPORT_NAMINGS as readonly string[]).includes(naming)) {
           throw new UsageError(
             `--naming must be one of ${EXPORT_NAMINGS.join(', ')}, got "${naming}"`,
@@ -221,6 +236,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (rest.length !== 1) throw new UsageError('smoke takes one adapter');
         if (!values.base) throw new UsageError('smoke needs --base <path|hf:repo>');
         const ep = values.ep ?? 'auto';
+        const { SMOKE_EPS, runSmokeCli, smokeExitCode, smokeJson, smokeText } =
+          await import('./smokeCommand.js');
         if (!SMOKE_EPS.includes(ep))
           throw new UsageError(`--ep must be one of ${SMOKE_EPS.join(', ')}, got "${ep}"`);
         const r = await runSmokeCli(rest[0] as string, values.base, {
@@ -244,6 +261,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (!values.out)
           throw new UsageError('merge needs --out <merged.onnx|merged.safetensors|folder>');
         const dtype = parseDtype(values.dtype);
+        const { parseShardSize } = await import('../core/export/merge/shards.js');
+        const { mergeText, runMerge } = await import('./mergeCommand.js');
         const r = await runMerge(rest[0] as string, values.base, {
           out: values.out,
           ...(dtype ? { dtype } : {}),
@@ -261,6 +280,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) return report(io, json, e.code, e.message);
+    // Loaded only on this path: only the smoke command's code throws SmokeError.
+    const { SmokeError } = await import('../core/smoke/types.js');
     if (e instanceof SmokeError) return smokeFailure(io, json, e);
     const err = e instanceof CheckpointError ? e : toCheckpointError(e);
     return report(io, json, err.code, err.message, err.subject);
@@ -288,26 +309,6 @@ function parseTimeout(value: string | undefined): number {
   return n;
 }
 
-function hubOptions(endpoint?: string): HubOptions {
-  const token = process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
-  const ep = endpoint ?? process.env.HF_ENDPOINT;
-  return { ...(ep ? { endpoint: ep } : {}), ...(token ? { token } : {}) };
-}
-
-function parseDtype(value: string | undefined): FloatTarget | undefined {
-  if (value === undefined) return undefined;
-  const map: Record<string, FloatTarget> = {
-    f32: 'F32',
-    fp32: 'F32',
-    f16: 'F16',
-    fp16: 'F16',
-    bf16: 'BF16',
-  };
-  const d = map[value.toLowerCase()];
-  if (!d) throw new UsageError(`--dtype must be f32, f16 or bf16, got "${value}"`);
-  return d;
-}
-
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return 50;
   const n = Number(value);
@@ -323,28 +324,45 @@ async function inspect(
   limit: number,
   hubEndpoint: string | undefined,
   withStats = false,
+  basePath?: string,
 ): Promise<number> {
   if (args.length !== 1)
     throw new UsageError(args.length === 0 ? 'inspect needs a path' : 'inspect takes one path');
   const path = args[0] as string;
   const ckpt = await openPath(path, { hub: hubOptions(hubEndpoint) });
+  let base: Checkpoint | undefined;
   try {
     const lora = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
+    if (basePath !== undefined) {
+      if (lora.modules.length === 0)
+        throw new UsageError('--base is for an adapter, and this file has no LoRA modules');
+      base = await openPath(basePath, { hub: hubOptions(hubEndpoint) });
+    }
     const stats =
       withStats && lora.modules.length
-        ? await computeAllStats(ckpt, lora, { concurrency: 2 })
+        ? await (
+            await import('../core/lora/stats/index.js')
+          ).computeAllStats(ckpt, lora, {
+            concurrency: 2,
+          })
         : undefined;
-    io.out(
-      json
-        ? JSON.stringify(
-            { ...inspectJson(path, ckpt), lora, ...(withStats ? { stats: stats ?? [] } : {}) },
-            null,
-            2,
-          )
-        : inspectText(path, ckpt, limit, lora) + (stats ? `\n${statsText(stats)}` : ''),
-    );
+    const model = inspectModel(ckpt, lora, base ?? null, stats);
+    if (json)
+      writeJson(io, {
+        ...inspectJson(path, ckpt),
+        lora,
+        ...model,
+        ...(withStats ? { stats: stats ?? [] } : {}),
+      });
+    else
+      io.out(
+        inspectText(path, ckpt, limit, lora) +
+          `\n${modelText(model)}` +
+          (stats ? `\n${statsText(stats)}` : ''),
+      );
     return EXIT_OK;
   } finally {
+    await base?.close();
     await ckpt.close();
   }
 }

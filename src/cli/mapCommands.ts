@@ -5,6 +5,7 @@ import {
   toMappingFile,
   writeMappingFile,
   writeRemappedAdapter,
+  type ConversionRecord,
   type ExportNaming,
 } from '../core/mapping/export/index.js';
 import { openMappedPair, type MappedPair } from '../core/mapping/mappedPair.js';
@@ -184,6 +185,8 @@ export interface ExportJson {
   adapterConfig: string | null;
   modules: number;
   skipped: { module: string; reason: string }[];
+  /** Fused ↔ split conversions (split q/k/v fused onto qkv_proj, a fused LoRA split onto q/k/v). */
+  conversions: ConversionRecord[];
   warnings: string[];
 }
 
@@ -213,6 +216,7 @@ export async function runExport(
       adapterConfig: r.adapterConfigPath,
       modules: r.modules.length,
       skipped: [...r.skipped],
+      conversions: [...r.conversions],
       warnings: [...pair.warnings, ...r.warnings],
     };
   });
@@ -224,6 +228,14 @@ export function exportText(j: ExportJson): string {
     `  ${formatInt(j.tensors)} tensors, ${formatBytes(j.bytes)}, ${formatInt(j.modules)} modules in ${j.naming} naming`,
   ];
   if (j.adapterConfig) lines.push(`  and ${j.adapterConfig}`);
+  for (const c of j.conversions) {
+    lines.push(
+      c.kind === 'fuse'
+        ? `  fused ${c.members.map((m) => m.module).join(', ')} → ${c.fused} (rank ${c.rank}, scale ${c.scale}; ${c.layout})`
+        : `  split ${c.fused} → ${c.members.map((m) => m.target).join(', ')} (rank ${c.rank}, scale ${c.scale}; ${c.layout})`,
+    );
+    if (c.rescaled.length) lines.push(`    A rows rescaled to one scale: ${c.rescaled.join(', ')}`);
+  }
   if (j.skipped.length) {
     lines.push(`  left out ${formatInt(j.skipped.length)} modules:`);
     for (const s of j.skipped) lines.push(`    ${s.module}: ${s.reason}`);

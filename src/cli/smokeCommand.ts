@@ -29,7 +29,7 @@ export interface SmokeCliOptions {
 }
 
 export const SMOKE_EPS: readonly string[] = ['auto', ...EP_LADDER];
-export const DEFAULT_SMOKE_TIMEOUT_S = 600;
+export { DEFAULT_SMOKE_TIMEOUT_S } from './usage.js';
 
 /**
  * Where the worker bundle is: `$LORA_LENS_SMOKE_WORKER`, else beside this file (dist/cli.js and

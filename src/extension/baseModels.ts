@@ -68,8 +68,11 @@ export class BaseModels implements vscode.Disposable {
     return p;
   }
 
-  /** The picker: a file, a folder, a Hub repo id, or a recent base. Returns the reference, or undefined. */
-  async pick(adapter: vscode.Uri): Promise<string | undefined> {
+  /**
+   * The picker: a file, a folder, a Hub repo id, or a recent base. Returns the reference, '' when the
+   * user cleared the base, or undefined. `target`: picking another model to export for (no "clear").
+   */
+  async pick(adapter: vscode.Uri, target?: { title: string }): Promise<string | undefined> {
     const current = this.baseFor(adapter);
     const recent = this.context.globalState.get<string[]>(RECENT_KEY, []);
     type Item = vscode.QuickPickItem & {
@@ -98,12 +101,12 @@ export class BaseModels implements vscode.Disposable {
         action: 'ref',
         ref,
       })),
-      ...(current
+      ...(current && !target
         ? [{ label: `$(close) ${vscode.l10n.t('Clear the base model')}`, action: 'clear' as const }]
         : []),
     ];
     const picked = await vscode.window.showQuickPick(items, {
-      title: vscode.l10n.t('LoRA Lens: base model for this adapter'),
+      title: target?.title ?? vscode.l10n.t('LoRA Lens: base model for this adapter'),
       placeHolder: current ?? vscode.l10n.t('No base model yet'),
     });
     if (!picked) return undefined;

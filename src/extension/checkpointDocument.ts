@@ -1,3 +1,5 @@
+import { modelReport } from '../core/model/modelReport.js';
+import { coverageDto, modelDto } from './modelDto.js';
 import { quantizationSummary } from '../core/formats/quant/summary.js';
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
@@ -70,6 +72,9 @@ export class CheckpointDocument implements vscode.CustomDocument {
       const analysis = await analyzeLora(checkpoint, { readScalar: scalarReader(checkpoint) });
       const lora = analysis.family === 'none' ? undefined : loraSummaryDto(analysis);
       const quantization = quantizationSummary(checkpoint);
+      // A model gets "what is it" (header only, linear); an adapter its layers × modules grid.
+      const model = analysis.modules.length === 0 ? modelDto(modelReport(checkpoint)) : undefined;
+      const coverage = analysis.modules.length > 0 ? coverageDto(checkpoint, analysis) : undefined;
       const summary: SummaryDto = {
         fileName: this.fileName,
         format: checkpoint.format,
@@ -90,6 +95,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
         warnings: [...(checkpoint.warnings ?? [])],
         ...(lora ? { lora } : {}),
         ...(quantization ? { quantization } : {}),
+        ...(model ? { model } : {}),
+        ...(coverage ? { coverage } : {}),
         values: Object.entries(checkpoint.values ?? {})
           .slice(0, 500)
           .map(([key, value]) => ({

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
+import { openComparison } from './compareView.js';
 import { inspectJson } from '../cli/inspectReport.js';
+import { inspectModel } from '../cli/modelReport.js';
 import type { CheckpointEditorProvider } from './editorProvider.js';
 import { viewTypeFor } from './editorProvider.js';
 import { extractWeightsCommand } from './extractCommand.js';
@@ -47,7 +49,15 @@ export function registerCommands(
       }
       const path = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
       await vscode.env.clipboard.writeText(
-        JSON.stringify(inspectJson(path, result.checkpoint), null, 2),
+        JSON.stringify(
+          {
+            ...inspectJson(path, result.checkpoint),
+            lora: result.analysis,
+            ...inspectModel(result.checkpoint, result.analysis, null),
+          },
+          null,
+          2,
+        ),
       );
       void vscode.window.showInformationMessage(
         vscode.l10n.t(
@@ -66,6 +76,9 @@ export function registerCommands(
       extractWeightsCommand(uri instanceof vscode.Uri ? uri : provider.activeDocument?.uri),
     ),
     vscode.commands.registerCommand('loraLens.focusFilter', () => provider.focusFilter()),
+    vscode.commands.registerCommand('loraLens.compareWith', (uri?: unknown, selected?: unknown) =>
+      openComparison(context.extensionUri, uri, selected),
+    ),
   );
 }
 

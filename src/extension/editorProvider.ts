@@ -10,6 +10,7 @@ import {
 } from '../shared/protocol.js';
 import { CheckpointDocument, type LoadResult } from './checkpointDocument.js';
 import { log } from './log.js';
+import { baseModelDto } from './modelDto.js';
 import { CheckpointStatusBar } from './statusBar.js';
 import { StatsService } from './statsService.js';
 import { BaseModels } from './baseModels.js';
@@ -103,6 +104,14 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     return session;
   }
 
+  /** `loraLens.hasAdapter`: Resize… and Combine With… show for a local adapter file only. */
+  private async updateAdapterContext(document: CheckpointDocument | undefined): Promise<void> {
+    const r = document ? await document.result() : undefined;
+    const is = document?.uri.scheme === 'file' && r?.ok === true && r.analysis.modules.length > 0;
+    if (document === this.active)
+      await vscode.commands.executeCommand('setContext', 'loraLens.hasAdapter', is);
+  }
+
   /**
    * `loraLens.hasMapping`: the export commands show only when there is something to export.
    * `loraLens.editorIsFile` and `loraLens.baseIsOnnx` gate the smoke test and the merged export.
@@ -117,6 +126,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       'loraLens.editorIsFile',
       this.active?.uri.scheme === 'file',
     );
+    void this.updateAdapterContext(this.active);
     void vscode.commands.executeCommand(
       'setContext',
       'loraLens.baseIsOnnx',
@@ -240,6 +250,22 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return metadataEntry(key, value);
       },
       computeStats: () => this.stats.compute(document),
+      baseModel: () =>
+        baseModelDto(
+          this.bases.baseFor(document.uri),
+          async () => {
+            const r = await document.result();
+            return r.ok ? r : undefined;
+          },
+          (ref) => this.bases.load(ref),
+          {
+            noBase: vscode.l10n.t(
+              "Choose a base model (Mapping tab) to see its architecture, and memory at this adapter's rank.",
+            ),
+            failed: (code, message) =>
+              vscode.l10n.t('The base model could not be opened ({0}): {1}', code, message),
+          },
+        ),
       mapping: () => this.session(document).view(),
       selectBase: () => this.session(document).choose(),
       setOverride: ({ module, target }) => this.session(document).setOverride(module, target),
@@ -274,6 +300,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     };
     track();
 
+    endpoint.onInvalid = (reason) => log().warn(`webview message refused: ${reason}`);
     const subscriptions = [
       webview.onDidReceiveMessage((m) => endpoint.receive(m)),
       document.onDidChange(() => endpoint.notify('reload', {})),

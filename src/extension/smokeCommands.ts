@@ -1,5 +1,6 @@
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import * as vscode from 'vscode';
+import { removeStaleTemps } from '../core/export/tempFiles.js';
 import { runMergeInChild, runSmokeInChild } from '../core/smoke/host/client.js';
 import type { HubOptions } from '../core/formats/hub.js';
 import type { SmokeReport, SmokeRequest } from '../core/smoke/types.js';
@@ -100,16 +101,16 @@ async function runSmokeTest(
   workerPath: string,
   secrets: vscode.SecretStorage,
   arg: unknown,
-): Promise<void> {
+): Promise<ReturnType<typeof verdictLevel> | undefined> {
   const p = await prepare(provider, secrets, arg, vscode.l10n.t('the smoke test'));
-  if (!p) return;
+  if (!p) return undefined;
   const { document } = p;
   const abort = provider.smoke.start(document, p.base.ref);
   if (!abort) {
     void vscode.window.showInformationMessage(
       vscode.l10n.t('LoRA Lens: a smoke test of {0} is already running.', document.fileName),
     );
-    return;
+    return undefined;
   }
   const scope = document.uri;
   const referencePath = smokeReferencePath(scope);
@@ -170,12 +171,14 @@ async function runSmokeTest(
     else if (level === 'warn')
       void vscode.window.showWarningMessage(text, showLogLabel()).then(showLogOn);
     else void vscode.window.showErrorMessage(text, showLogLabel()).then(showLogOn);
+    // The verdict is the command's result, for scripts and tests that run it.
+    return level;
   } catch (e) {
     const err = toErrorDto(e);
     if (err.code === 'SmokeCancelled') {
       log().info(`smoke: cancelled ${elapsed()}`);
       provider.smoke.fail(document, null);
-      return;
+      return undefined;
     }
     log().error(`smoke: ${err.code}: ${err.message} ${elapsed()}`);
     provider.smoke.fail(document, err);
@@ -185,6 +188,7 @@ async function runSmokeTest(
         showLogLabel(),
       )
       .then(showLogOn);
+    return undefined;
   }
 }
 
@@ -329,6 +333,9 @@ async function exportMerged(
     if (choice === reveal) await vscode.commands.executeCommand('revealInExplorer', out);
     else if (choice === openFolder) await vscode.commands.executeCommand('revealFileInOS', out);
   } catch (e) {
+    // A cancelled, timed-out or crashed child was killed mid-write: its temps go now (the listener
+    // in extension.ts logs each), not at the next export into this folder.
+    await removeStaleTemps(dirname(target.fsPath));
     const err = toErrorDto(e);
     if (err.code === 'SmokeCancelled') {
       log().info('merge: cancelled');

@@ -17,6 +17,8 @@ export function editorHtml(
   webview: vscode.Webview,
   extensionUri: vscode.Uri,
   title: string,
+  /** The page's bundle in dist/: the checkpoint editor, or the Compare view. */
+  script: 'webview.js' | 'compare.js' = 'webview.js',
 ): string {
   const nonce = randomBytes(16).toString('base64');
   const asset = (...parts: string[]) =>
@@ -43,7 +45,7 @@ export function editorHtml(
 <body>
 <div id="app" data-testid="app" data-state="loading"><div class="loading">${escapeHtml(vscode.l10n.t('Reading {0}…', title))}</div></div>
 ${l10nBundleScript(bundle)}
-<script nonce="${nonce}" src="${asset('webview.js')}"></script>
+<script nonce="${nonce}" src="${asset(script)}"></script>
 </body>
 </html>`;
 }

@@ -7,7 +7,16 @@
  *   lost to a webview that is still loading (the race other viewers have).
  * - Notifications flow host → webview and have no answer.
  * - Large data is paged: the webview asks for windows of rows, never for the whole header.
+ * - Every message is checked on arrival (messageValidation.ts): declared fields, types and bounds only.
  */
+import type {
+  CompareReadyResult,
+  CompareRowsResult,
+  CompareSection,
+  CompareSummaryDto,
+} from './compareProtocol.js';
+import { checkHostMessage, checkRequest } from './messageValidation.js';
+import type { BaseModelDto, CoverageDto, ModelDto } from './modelProtocol.js';
 
 export type Grouping = 'tree' | 'flat' | 'module';
 
@@ -127,6 +136,10 @@ export interface SummaryDto {
   readonly lora?: LoraSummaryDto;
   /** Quantized weights (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, GGUF blocks), when any. */
   readonly quantization?: QuantizationDto;
+  /** A model (not an adapter): what it is, its parameters by part, and memory estimates. */
+  readonly model?: ModelDto;
+  /** An adapter: the layers × module types it patches. */
+  readonly coverage?: CoverageDto;
   /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
   readonly access: 'ranged' | 'whole';
   readonly openMs: number;
@@ -393,13 +406,30 @@ export interface Requests {
   retarget: { params: { module: string }; result: MappingViewDto };
   /** Streams every module's tensors once (cached per file); the host shows progress with Cancel. */
   computeStats: { params: Record<string, never>; result: StatsDto };
+  /** An adapter's base model report (architecture, memory at this adapter's rank), once a base is chosen. */
+  baseModel: { params: Record<string, never>; result: BaseModelDto };
   /** The Smoke tab's state (the last report of this adapter and base, or why a run cannot start). */
   smoke: { params: Record<string, never>; result: SmokeViewDto };
   /** The toolbar button: runs "Run GPU Smoke Test" for this editor; the outcome comes as notifications. */
   runSmoke: { params: Record<string, never>; result: null };
   /** Stops the running smoke test of this editor (the same as the notification's Cancel). */
   cancelSmoke: { params: Record<string, never>; result: null };
+
+  // The Compare view (its own panel, its own handlers).
+  /** The first message of the Compare view: the two sides and the size of every list. */
+  compareReady: { params: Record<string, never>; result: CompareReadyResult };
+  /** A page of one list. */
+  compareRows: {
+    params: { section: CompareSection; start: number; count: number };
+    result: CompareRowsResult;
+  };
+  /** Reads both adapters' tensors and adds ‖ΔW_A − ΔW_B‖ per module; the new summary. */
+  compareNorms: { params: Record<string, never>; result: CompareSummaryDto };
 }
+
+/** The Compare view's requests; every other request belongs to the checkpoint editor. */
+export type CompareMethod = 'compareReady' | 'compareRows' | 'compareNorms';
+export type EditorMethod = Exclude<keyof Requests, CompareMethod>;
 
 /** host → webview notifications. */
 export interface Notifications {
@@ -436,29 +466,35 @@ export type Message =
       readonly params: unknown;
     };
 
-export function isMessage(value: unknown): value is Message {
-  if (!value || typeof value !== 'object') return false;
-  const kind = (value as { kind?: unknown }).kind;
-  return kind === 'request' || kind === 'response' || kind === 'notification';
-}
-
-type Handlers = {
+export type Handlers = {
   [M in Method]: (
     params: Requests[M]['params'],
   ) => Requests[M]['result'] | Promise<Requests[M]['result']>;
 };
 
-/** Host side: answers requests and sends notifications. */
-export class HostEndpoint {
+/** Host side: answers the requests of one view (`M`: the editor's or the Compare view's). */
+export class HostEndpoint<M extends Method = EditorMethod> {
   constructor(
     private readonly post: (message: Message) => void,
-    private readonly handlers: Handlers,
+    private readonly handlers: Pick<Handlers, M>,
   ) {}
 
-  async receive(message: unknown): Promise<void> {
-    if (!isMessage(message) || message.kind !== 'request') return;
+  /** Called with the reason whenever a message is refused (the host logs it). */
+  onInvalid: ((reason: string) => void) | undefined;
+
+  async receive(raw: unknown): Promise<void> {
+    const checked = checkRequest(raw);
+    if (!checked.ok) {
+      // A refused request with an id is answered, so the webview's promise does not hang.
+      if (checked.id !== null)
+        this.post({ kind: 'response', id: checked.id, error: checked.error });
+      this.onInvalid?.(checked.error.message);
+      return;
+    }
+    const message = checked.message;
     const { id, method } = message;
-    const handler = this.handlers[method] as ((p: unknown) => unknown) | undefined;
+    const handler = (this.handlers as Partial<Handlers>)[method] as
+      ((p: unknown) => unknown) | undefined;
     try {
       if (!handler)
         throw Object.assign(new Error(`unknown method ${String(method)}`), {
@@ -517,8 +553,9 @@ export class WebviewEndpoint {
     this.listeners.set(method, listener as (params: unknown) => void);
   }
 
-  receive(message: unknown): void {
-    if (!isMessage(message)) return;
+  receive(raw: unknown): void {
+    const message = checkHostMessage(raw);
+    if (!message) return;
     if (message.kind === 'response') {
       const p = this.pending.get(message.id);
       if (!p) return;

@@ -361,6 +361,10 @@ export class Session {
     this._page = await context.newPage();
     this._page.on('console', (msg) => this.consoleLog.push(`[${msg.type()}] ${msg.text()}`));
     this._page.on('pageerror', (err) => this.consoleLog.push(`[pageerror] ${err.message}`));
+    // Which resource was missing: a console 404 line names no URL.
+    this._page.on('response', (r) => {
+      if (r.status() >= 400) this.consoleLog.push(`[error] ${r.status()} ${r.url()}`);
+    });
   }
 
   workbenchUrl(): string {
@@ -487,7 +491,51 @@ export class Session {
     await row.click();
   }
 
+  /**
+   * Opens a workspace file by its relative path through Quick Open (its default editor): unambiguous
+   * where several folders hold files of the same name.
+   */
+  async quickOpen(relPath: string): Promise<void> {
+    await this.page.keyboard.press('Control+P');
+    const input = this.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: TIMEOUT.ui });
+    await input.fill(relPath);
+    const dir = relPath.split('/').slice(0, -1).join(path.sep);
+    const row = this.page
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ hasText: path.basename(relPath) })
+      .filter({ hasText: dir })
+      .first();
+    await row.waitFor({ state: 'visible', timeout: TIMEOUT.ui });
+    await row.click();
+  }
+
   /** Focuses the explorer and returns its tree row for `name` (a file or folder name). */
+  /**
+   * The row named `name` inside the folder whose row has list index `folderIndex`: the first such row
+   * below it (the list's DOM order is not its visual order, and other folders may hold the same name).
+   */
+  private async rowInFolder(name: string, folderIndex: number) {
+    const all = this.page.locator('.explorer-folders-view .monaco-list-row').filter({
+      has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }),
+    });
+    return waitFor(
+      `${name} in the expanded folder`,
+      async () => {
+        let best: number | undefined;
+        const count = await all.count();
+        for (let n = 0; n < count; n++) {
+          const i = Number(await all.nth(n).getAttribute('data-index'));
+          if (i > folderIndex && (best === undefined || i < best)) best = i;
+        }
+        return best === undefined
+          ? undefined
+          : this.page.locator(`.explorer-folders-view .monaco-list-row[data-index="${best}"]`);
+      },
+      TIMEOUT.ui,
+    );
+  }
+
   explorerRow(name: string) {
     return this.page
       .locator('.explorer-folders-view .monaco-list-row')
@@ -513,12 +561,14 @@ export class Session {
     await this.showExplorer();
     const parts = relPath.split('/');
     const file = parts.pop() ?? relPath;
+    let after = -1;
     for (const folder of parts) {
       const row = this.explorerRow(folder);
       await row.waitFor({ state: 'visible', timeout: TIMEOUT.ui });
       if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+      after = Number(await row.getAttribute('data-index'));
     }
-    const row = this.explorerRow(file);
+    const row = parts.length === 0 ? this.explorerRow(file) : await this.rowInFolder(file, after);
     await row.waitFor({ state: 'visible', timeout: TIMEOUT.ui });
     if (click === 'double') await row.dblclick();
     else await row.click();
@@ -726,7 +776,12 @@ function assertPlatformInstall(extensionsDir: string): void {
   const host = `${process.platform}/${process.arch}`;
   if (shipped.length !== 1 || shipped[0] !== host)
     throw new Error(`the VSIX ships onnxruntime for [${shipped.join(', ')}], not just ${host}`);
-  for (const f of ['dist/extension.js', 'dist/smokeWorker.js', 'package.nls.json']) {
+  for (const f of [
+    'dist/extension.js',
+    'dist/smokeWorker.js',
+    'dist/compare.js',
+    'package.nls.json',
+  ]) {
     if (!existsSync(path.join(root, f))) throw new Error(`the installed extension lacks ${f}`);
   }
 }

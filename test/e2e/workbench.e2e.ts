@@ -224,5 +224,7 @@ describe('LoRA Lens in VS Code (code-server)', () => {
       JSON.stringify(summary).includes(String(model.paramCount)),
       `the JSON mentions ${model.paramCount} parameters`,
     );
+    // The same object as `inspect --json`: what the model is, too.
+    assert.equal((summary['architecture'] as { family?: string } | null)?.family, 'llama');
   });
 });

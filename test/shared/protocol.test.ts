@@ -6,6 +6,8 @@ import {
   WebviewEndpoint,
   NO_MAPPING,
   NO_SMOKE,
+  type EditorMethod,
+  type Handlers,
   type Message,
 } from '../../src/shared/protocol.js';
 
@@ -22,40 +24,42 @@ function pair() {
     shown: { tensors: 0, params: 0, bytes: 0 },
     total: { tensors: 0, params: 0, bytes: 0 },
   };
+  const handlers: Pick<Handlers, EditorMethod> = {
+    ready: () => ({
+      ok: false,
+      fileName: 'x',
+      error: { code: 'HeaderTooSmall', message: 'header too small' },
+    }),
+    rows: ({ start }) => ({ state: tree, start, rows: [] }),
+    setQuery: ({ query }) => ({ ...tree, query }),
+    setGrouping: () => tree,
+    setExpanded: () => tree,
+    expandAll: () => tree,
+    collapseAll: () => tree,
+    reveal: () => ({ state: tree, row: -1 }),
+    metadataValue: ({ key }) => {
+      throw Object.assign(new Error(`no metadata key "${key}"`), {
+        code: 'TensorNotFound',
+        subject: key,
+      });
+    },
+    copyText: () => null,
+    mapping: () => NO_MAPPING,
+    selectBase: () => NO_MAPPING,
+    setOverride: () => NO_MAPPING,
+    clearOverride: () => NO_MAPPING,
+    retarget: () => NO_MAPPING,
+    computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
+    baseModel: () => ({ base: null, model: null, note: 'no base', declared: null }),
+    smoke: () => NO_SMOKE,
+    runSmoke: () => null,
+    cancelSmoke: () => null,
+  };
   const host: HostEndpoint = new HostEndpoint(
     (m: Message) => queueMicrotask(() => webview.receive(JSON.parse(JSON.stringify(m)))),
-    {
-      ready: () => ({
-        ok: false,
-        fileName: 'x',
-        error: { code: 'HeaderTooSmall', message: 'header too small' },
-      }),
-      rows: ({ start }) => ({ state: tree, start, rows: [] }),
-      setQuery: ({ query }) => ({ ...tree, query }),
-      setGrouping: () => tree,
-      setExpanded: () => tree,
-      expandAll: () => tree,
-      collapseAll: () => tree,
-      reveal: () => ({ state: tree, row: -1 }),
-      metadataValue: ({ key }) => {
-        throw Object.assign(new Error(`no metadata key "${key}"`), {
-          code: 'TensorNotFound',
-          subject: key,
-        });
-      },
-      copyText: () => null,
-      mapping: () => NO_MAPPING,
-      selectBase: () => NO_MAPPING,
-      setOverride: () => NO_MAPPING,
-      clearOverride: () => NO_MAPPING,
-      retarget: () => NO_MAPPING,
-      computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
-      smoke: () => NO_SMOKE,
-      runSmoke: () => null,
-      cancelSmoke: () => null,
-    },
+    handlers,
   );
-  return { host, webview };
+  return { host, webview, handlers };
 }
 
 describe('protocol', () => {
@@ -89,5 +93,38 @@ describe('protocol', () => {
     webview.receive(null);
     await new Promise((r) => setTimeout(r, 5));
     assert.equal(reloads, 1);
+  });
+
+  it('answers a malformed request with a named refusal, and never calls its handler', async () => {
+    const { handlers } = pair();
+    const posted: Message[] = [];
+    const strict = new HostEndpoint((m) => posted.push(m), {
+      ...handlers,
+      rows: () => assert.fail('the handler ran on bad params'),
+    });
+    const refused: string[] = [];
+    strict.onInvalid = (r) => refused.push(r);
+    await strict.receive({
+      kind: 'request',
+      id: 7,
+      method: 'rows',
+      params: { start: -1, count: 5 },
+    });
+    await strict.receive({
+      kind: 'request',
+      id: 8,
+      method: 'rows',
+      params: { start: 0, count: 1e9 },
+    });
+    await strict.receive({ kind: 'request', method: 'rows', params: {} });
+    assert.deepEqual(
+      posted.map((m) => (m.kind === 'response' ? [m.id, m.error?.code] : null)),
+      [
+        [7, 'InvalidMessage'],
+        [8, 'InvalidMessage'],
+      ],
+    );
+    assert.equal(refused.length, 3);
+    assert.match(refused[0] ?? '', /rows: "start" must be a whole number/);
   });
 });

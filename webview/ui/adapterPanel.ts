@@ -3,6 +3,7 @@ import { formatInt, formatRanges } from '../../src/shared/format.js';
 import type { HistogramDto, LoraSummaryDto } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import { STATS_EVENT } from './coverageGrid.js';
 import { renderStatsChart } from './statsChart.js';
 import '../l10n.js';
 
@@ -235,7 +236,9 @@ export function renderAdapterPanel(l: LoraSummaryDto, rpc: Rpc, charts = true): 
     button.setAttribute('disabled', '');
     statsBox.replaceChildren(h('span', { className: 'muted' }, l10n.t('Reading module tensors…')));
     try {
-      statsBox.replaceChildren(renderStatsChart(await rpc.request('computeStats', {})));
+      const stats = await rpc.request('computeStats', {});
+      statsBox.replaceChildren(renderStatsChart(stats));
+      document.dispatchEvent(new CustomEvent(STATS_EVENT, { detail: stats }));
       button.remove();
     } catch (e) {
       statsBox.replaceChildren(

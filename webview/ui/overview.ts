@@ -8,6 +8,8 @@ import type {
 } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { renderAdapterPanel } from './adapterPanel.js';
+import { renderCoverageGrid } from './coverageGrid.js';
+import { renderModelSection } from './modelSection.js';
 import { h, icon } from './dom.js';
 import '../l10n.js';
 
@@ -98,6 +100,9 @@ export function renderOverview(
     readNote,
     warnings,
     summary.lora ? renderAdapterPanel(summary.lora, rpc, options.charts !== false) : null,
+    summary.coverage ? renderCoverageGrid(summary.coverage) : null,
+    summary.coverage ? baseModelSection(rpc) : null,
+    summary.model ? renderModelSection(summary.model, l10n.t('Model')) : null,
     summary.quantization ? quantizationSection(summary.quantization) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
@@ -106,6 +111,37 @@ export function renderOverview(
       ? entriesSection(l10n.t('Configuration files'), 'configs', summary.configs, rpc)
       : null,
   );
+}
+
+/** An adapter's base model (architecture, memory at this adapter's rank), asked for once the Overview shows. */
+function baseModelSection(rpc: Rpc): HTMLElement {
+  const box = h('div', { className: 'base-model', 'data-testid': 'base-model' });
+  void rpc.request('baseModel', {}).then(
+    (r) =>
+      box.replaceChildren(
+        r.declared
+          ? h(
+              'p',
+              { 'data-testid': 'declared-base', title: r.declared.evidence },
+              l10n.t(
+                'Trained for: {0}',
+                r.declared.variant
+                  ? `${r.declared.family} (${r.declared.variant})`
+                  : r.declared.family,
+              ),
+              h('span', { className: 'muted' }, ` (${r.declared.evidence})`),
+            )
+          : '',
+        r.model
+          ? renderModelSection(r.model, l10n.t('Base model: {0}', r.base ?? ''))
+          : h('p', { className: 'muted' }, r.note ?? ''),
+      ),
+    (e: unknown) =>
+      box.replaceChildren(
+        h('p', { className: 'warning' }, e instanceof Error ? e.message : String(e)),
+      ),
+  );
+  return box;
 }
 
 /** The quantization scheme(s), bits per weight, and what they save against 16-bit weights. */

@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CheckpointError } from '../formats/errors.js';
+import { claimTemp, releaseTemp, removeStaleTemps } from './tempFiles.js';
 
 /**
  * Writes a file the safe way: into a temporary file beside the target, flushed to disk, then renamed
- * over it. A crash or an error leaves the old file (or nothing), never half a file.
+ * over it. A crash or an error leaves the old file (or nothing), never half a file. An error removes
+ * the temp; a killed writer's temp is removed by the next write into the same folder (tempFiles.ts).
  */
 export async function writeAtomically(
   target: string,
@@ -22,11 +23,15 @@ export async function writeAtomically(
       );
     }
   }
-  const temp = join(
-    dirname(full),
-    `.${basename(full)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
-  const handle = await open(temp, 'wx');
+  await removeStaleTemps(dirname(full));
+  const temp = claimTemp(full);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx');
+  } catch (e) {
+    releaseTemp(temp);
+    throw namedWriteError(e, full);
+  }
   try {
     await write(handle);
     await handle.sync();
@@ -34,9 +39,29 @@ export async function writeAtomically(
     await rename(temp, full);
   } catch (e) {
     await handle.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw e;
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw namedWriteError(e, full);
+  } finally {
+    releaseTemp(temp);
   }
+}
+
+/** A full disk and a folder that refuses writes get their own names; the rest pass through. */
+export function namedWriteError(e: unknown, target: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new CheckpointError(
+      'DiskFull',
+      `the disk is full while writing ${target}: nothing was written, the old file (if any) is unchanged`,
+      target,
+    );
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return new CheckpointError(
+      'NotWritable',
+      `cannot write ${target} (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}): nothing was written`,
+      target,
+    );
+  return e;
 }
 
 async function canonical(p: string): Promise<string> {

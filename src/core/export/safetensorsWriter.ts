@@ -29,24 +29,37 @@ const COPY_CHUNK = 8 << 20;
 /** Small tensors read ahead of the one being written. */
 const PREFETCH = 8;
 
-/** Collects small writes into 8 MiB blocks: one syscall per block, not per tensor. */
+/**
+ * Collects small writes into 8 MiB blocks: one syscall per block, not per tensor. Two blocks take
+ * turns: while one is written, the next is filled (reads land straight in it where they can), so
+ * reading the source and writing the output overlap instead of alternating.
+ */
 class BufferedWriter {
-  private readonly buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  private readonly blocks = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
+  private current = 0;
   private used = 0;
   private at = 0;
+  /** The write of the other block, still running. */
+  private pending: Promise<void> | undefined;
   constructor(private readonly handle: FileHandle) {}
+
+  private get buffer(): Buffer {
+    return this.blocks[this.current] as Buffer;
+  }
 
   async put(bytes: Uint8Array): Promise<void> {
     if (this.used + bytes.length > this.buffer.length) await this.flush();
     if (bytes.length >= this.buffer.length) {
-      await this.write(bytes);
+      await this.drain();
+      await this.write(bytes, this.at);
+      this.at += bytes.length;
       return;
     }
     this.buffer.set(bytes, this.used);
     this.used += bytes.length;
   }
 
-  /** Lets `fill` read `n` bytes straight into the buffer (n ≤ the buffer's size). */
+  /** Lets `fill` read `n` bytes straight into the block (n ≤ the block's size). */
   async putFrom(n: number, fill: (into: Uint8Array) => Promise<Uint8Array>): Promise<void> {
     if (this.used + n > this.buffer.length) await this.flush();
     const view = this.buffer.subarray(this.used, this.used + n);
@@ -55,25 +68,44 @@ class BufferedWriter {
     this.used += n;
   }
 
+  /** Starts writing the current block and switches to the other one once its own write is done. */
   async flush(): Promise<void> {
     if (this.used === 0) return;
+    await this.drain();
     const n = this.used;
+    const at = this.at;
+    this.at += n;
     this.used = 0;
-    await this.write(this.buffer.subarray(0, n));
+    const writing = this.write(this.buffer.subarray(0, n), at);
+    // Awaited at the next drain; until then a failure must not surface as an unhandled rejection.
+    writing.catch(() => undefined);
+    this.pending = writing;
+    this.current ^= 1;
   }
 
-  private async write(bytes: Uint8Array): Promise<void> {
+  /** Waits for the write in flight (and throws its error). */
+  async drain(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    await p;
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.drain();
+  }
+
+  private async write(bytes: Uint8Array, position: number): Promise<void> {
     let done = 0;
     while (done < bytes.length) {
       const { bytesWritten } = await this.handle.write(
         bytes,
         done,
         bytes.length - done,
-        this.at + done,
+        position + done,
       );
       done += bytesWritten;
     }
-    this.at += bytes.length;
   }
 }
 
@@ -142,9 +174,6 @@ export async function writeSafetensors(
     path,
     async (handle) => {
       const out = new BufferedWriter(handle);
-      // Large tensors are copied through this one buffer: a fresh 8 MiB array per chunk costs
-      // page faults and GC for nothing (the write finishes before the next read reuses it).
-      const chunk = new Uint8Array(Buffer.allocUnsafeSlow(COPY_CHUNK).buffer, 0, COPY_CHUNK);
       const prefix = Buffer.alloc(8);
       prefix.writeBigUInt64LE(BigInt(headerBytes.length));
       await out.put(prefix);
@@ -180,9 +209,9 @@ export async function writeSafetensors(
         if (ready) {
           ahead.delete(i);
           await out.put(await ready);
-        } else await writeTensor(p.t, p.dtype, (b) => out.put(b), chunk);
+        } else await writeTensor(p.t, p.dtype, out);
       }
-      await out.flush();
+      await out.finish();
     },
     options,
   );
@@ -227,12 +256,8 @@ function spanRun(planned: readonly Planned[], i: number): { count: number; bytes
   return { count, bytes };
 }
 
-async function writeTensor(
-  t: TensorToWrite,
-  dtype: DType,
-  put: (b: Uint8Array) => Promise<void>,
-  chunk: Uint8Array,
-): Promise<void> {
+async function writeTensor(t: TensorToWrite, dtype: DType, out: BufferedWriter): Promise<void> {
+  const put = (b: Uint8Array) => out.put(b);
   const { from, checkpoint } = t;
   const n = from.parameterCount;
   const converting = dtype !== from.dtype;
@@ -245,10 +270,11 @@ async function writeTensor(
   ) {
     const size = DTYPE_BITS[from.dtype] / 8;
     const per = Math.floor(COPY_CHUNK / size);
+    // Each piece is read straight into a writer block, while the previous block is written.
     for (let start = 0; start < n; start += per) {
       const count = Math.min(per, n - start);
-      await put(
-        await checkpoint.readTensorBytes(from, { start, count }, chunk.subarray(0, count * size)),
+      await out.putFrom(count * size, (into) =>
+        checkpoint.readTensorBytes(from, { start, count }, into),
       );
     }
     return;

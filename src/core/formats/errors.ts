@@ -50,6 +50,9 @@ export type ReaderErrorCode =
   | 'InvalidConfig'
   | 'RemoteError'
   | 'WouldOverwriteSource'
+  // Writing outputs (export/atomicFile.ts): the disk filled up, or the folder refuses writes.
+  | 'DiskFull'
+  | 'NotWritable'
   | 'InvalidExport'
   // Quantized weights (formats/quant/).
   | 'InvalidQuantization'

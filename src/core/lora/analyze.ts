@@ -24,6 +24,8 @@ interface Plan {
   readonly modules: readonly PlannedModule[];
   readonly orphans: readonly RawModule[];
   readonly loose: readonly TensorInfo[];
+  /** Tensors by name; empty when the file has no adapter module (nothing looks a name up then). */
+  readonly byName: ReadonlyMap<string, TensorInfo>;
 }
 
 interface PlannedModule {
@@ -63,9 +65,13 @@ function planAnalysis(info: CheckpointInfo): Plan {
     else orphans.push(raw);
   }
   const family = detectFamily(complete, orphans, info);
+  // Only modules look tensors up by name; a model's 20,000+ tensors need no map.
+  const byName: ReadonlyMap<string, TensorInfo> = complete.length
+    ? new Map(info.tensors.map((t) => [t.name, t]))
+    : new Map();
   const ctx: DescribeContext = {
     family: family.family,
-    tensors: new Map(info.tensors.map((t) => [t.name, t])),
+    tensors: byName,
     config: peftConfigObject(info) ?? null,
   };
   const modules = complete.map(({ raw, algorithm }) => {
@@ -80,7 +86,7 @@ function planAnalysis(info: CheckpointInfo): Plan {
   // Global tensors a method's modules share (VeRA's vera_A) belong to the adapter, not to "loose".
   const shared = new Set(modules.flatMap((m) => Object.values(m.shapes.shared ?? {})));
   const kept = shared.size ? loose.filter((t) => !shared.has(t.name)) : loose;
-  return { info, family, modules, orphans, loose: kept };
+  return { info, family, modules, orphans, loose: kept, byName };
 }
 
 async function readAlphas(
@@ -195,7 +201,7 @@ function finishAnalysis(plan: Plan, readings: AlphaReadings): LoraAnalysis {
   });
 
   const nonLora = nonLoraEntries(plan, inputs.peft?.modulesToSave ?? []);
-  const tensorsByName = new Map(info.tensors.map((t) => [t.name, t]));
+  const tensorsByName = plan.byName;
   const rankPatternUsed =
     (inputs.peft?.rankPattern.length ?? 0) > 0 ||
     [...inputs.diffusers.values()].some((c) => c.rankPattern.length > 0);
@@ -283,9 +289,11 @@ function nonLoraEntries(plan: Plan, modulesToSave: readonly string[]): NonLoraEn
     }
   }
   for (const t of plan.loose) out.push(classifyTensor(t, ctx));
-  // Keep file order for tensors.
-  const order = new Map(plan.info.tensors.map((t, i) => [t.name, i]));
-  out.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  // Keep file order for tensors. Loose tensors already are in file order; only orphans come first.
+  if (plan.orphans.length) {
+    const order = new Map(plan.info.tensors.map((t, i) => [t.name, i]));
+    out.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  }
   const tensors = plan.family.family === 'none' ? foldModelWeights(out) : out;
   return [...tensors, ...classifyValues(plan.info.values), ...classifyMetadata(plan.info.metadata)];
 }

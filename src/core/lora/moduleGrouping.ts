@@ -61,6 +61,7 @@ export function groupTensors(tensors: readonly TensorInfo[]): GroupedTensors {
  * and MLX DoRA its magnitude as `x.m` beside `x.lora_a`.
  */
 function claimContextualParts(byKey: Map<string, RawModule>, loose: TensorInfo[]): void {
+  if (byKey.size === 0) return; // a model: nothing to claim, and no map of its tensors to build
   const looseByName = new Map(loose.map((t, i) => [t.name, i]));
   const claimed = new Set<number>();
   for (const m of byKey.values()) {

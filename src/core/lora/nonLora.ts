@@ -27,6 +27,7 @@ function entry(name: string, category: NonLoraCategory, reason: string): NonLora
 
 /** PEFT names a modules_to_save copy by the module's own path (module key = m, or ends with ".m"). */
 function savedModule(path: string, modulesToSave: readonly string[]): string | undefined {
+  if (modulesToSave.length === 0) return undefined;
   const module = path.replace(/\.(weight|bias)$/, '');
   return modulesToSave.find((m) => module === m || module.endsWith(`.${m}`));
 }
@@ -35,15 +36,18 @@ function savedModule(path: string, modulesToSave: readonly string[]): string | u
 export function classifyTensor(t: TensorInfo, ctx: NonLoraContext): NonLoraEntry {
   const name = t.name;
   const last = name.slice(name.lastIndexOf('.') + 1);
-  if (t.role === 'optimizer' || OPTIMIZER_WORDS.test(name) || SCHEDULER_WORDS.test(name)) {
-    const scheduler = SCHEDULER_WORDS.test(name) && !OPTIMIZER_WORDS.test(name);
-    if (scheduler) return entry(name, 'scheduler', 'learning-rate scheduler state');
+  // Each pattern is tested once: a model file sends every one of its tensors through here.
+  const optimizer = OPTIMIZER_WORDS.test(name);
+  const scheduler = SCHEDULER_WORDS.test(name);
+  if (t.role === 'optimizer' || optimizer || scheduler) {
+    if (scheduler && !optimizer) return entry(name, 'scheduler', 'learning-rate scheduler state');
     if (STEP_WORDS.test(last))
       return entry(name, 'optimizer', 'optimizer step counter (per-parameter state)');
     return entry(name, 'optimizer', `optimizer state (${last})`);
   }
-  const numel = t.shape.reduce((a, b) => a * b, 1);
-  if (STEP_WORDS.test(last) && numel <= 1)
+  let numel = 1;
+  for (const d of t.shape) numel *= d;
+  if (numel <= 1 && STEP_WORDS.test(last))
     return entry(name, 'step-counter', `training ${last} counter`);
   if (TEXTUAL_INVERSION.test(name))
     return entry(name, 'textual-inversion', 'textual-inversion embedding saved with the adapter');

@@ -1,5 +1,7 @@
 import type { TensorInfo } from '../formats/checkpoint.js';
 import { naturalCompare } from '../view/naturalSort.js';
+import { methodById } from './methods/registry.js';
+import type { MethodId } from './methods/types.js';
 import { targetType } from './targets.js';
 import type { Histogram, LoraModule, LoraSummary } from './types.js';
 
@@ -68,13 +70,16 @@ export function summaryWarnings(
 ): string[] {
   const out: string[] = [];
   // 0-d alphas are often stored in another dtype than the weights; they do not make a file "mixed".
+  // Index tensors (VB-LoRA's top-k indices) are integers by design, not a second weight dtype.
   const weightDtypes = stringHistogram(
-    modules.flatMap((m) =>
-      m.tensors.flatMap((n) => {
+    modules.flatMap((m) => {
+      const indexParts = m.method ? (methodById(m.method.id as MethodId).indexParts ?? []) : [];
+      const indices = new Set(indexParts.map((p) => m.parts[p]));
+      return m.tensors.flatMap((n) => {
         const t = tensorsByName.get(n);
-        return t && t.shape.length > 0 ? [t.dtype] : [];
-      }),
-    ),
+        return t && t.shape.length > 0 && !indices.has(n) ? [t.dtype] : [];
+      });
+    }),
   );
   if (weightDtypes.length > 1) out.push(`mixed dtypes: ${list(weightDtypes)} (adapter tensors)`);
   const ranks = numberHistogram(modules.flatMap((m) => (m.rank === null ? [] : [m.rank])));

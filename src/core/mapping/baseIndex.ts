@@ -13,6 +13,7 @@ import {
 } from './normalize.js';
 import { KNOWN_SEGMENTS, USUAL_TARGET_LEAVES } from './synonyms.js';
 import { SD_UNET_LAYOUT, unetLayoutOf, type UnetLayout } from './unetLayout.js';
+import { ParamStore } from './paramStore.js';
 
 export interface BaseParam {
   /** The parameter name as the base checkpoint spells it. */
@@ -38,17 +39,30 @@ interface TrieNode {
   param: BaseParam | null;
 }
 
+/** What the matcher asks of the index's tables: lookups only, so they can be made on demand. */
+export interface Lookup<V> {
+  get(key: string): V | undefined;
+}
+
 export interface BaseIndex {
+  /** Every parameter of interest, in checkpoint order (made on first use: a big base's are many). */
   readonly params: readonly BaseParam[];
-  readonly byName: ReadonlyMap<string, BaseParam>;
-  readonly byKey: ReadonlyMap<string, readonly BaseParam[]>;
-  readonly byIndices: ReadonlyMap<string, readonly BaseParam[]>;
+  readonly byName: Lookup<BaseParam>;
+  readonly byKey: Lookup<readonly BaseParam[]>;
+  readonly byIndices: Lookup<readonly BaseParam[]>;
   readonly anonymous: readonly BaseParam[];
+  /**
+   * 1-D weights (norm scales) by structural key: only modules that replace a vector (LNTuning) look
+   * here, so they never crowd the candidates of matrix adapters. They are in `byName` too.
+   */
+  readonly vectors: ReadonlyMap<string, readonly BaseParam[]>;
   /** Segment names for un-flattening kohya names. */
   readonly vocab: ReadonlySet<string>;
   readonly trie: TrieNode;
   /** The base's UNet block numbering (SD's when the base is no UNet): adapter names use it too. */
   readonly unet: UnetLayout;
+  /** Names of the params that are usual LoRA targets, in checkpoint order. */
+  usualNames(): string[];
 }
 
 const MATRIX_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'Gather', 'MatMulNBits', 'ConvTranspose']);
@@ -63,7 +77,26 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 const isWeightName = (name: string): boolean =>
   name.endsWith('.weight') || name.endsWith('.in_proj_weight');
 
-function describe(t: TensorInfo, onnx: boolean, unet: UnetLayout): BaseParam | null {
+/** A named 1-D `.weight` (a norm's scale): what LNTuning replaces. */
+export function describeVector(t: TensorInfo, unet: UnetLayout): BaseParam | null {
+  if ((t.role && t.role !== 'weight') || t.shape.length !== 1 || !t.name.endsWith('.weight'))
+    return null;
+  const path = stripWrappers(modulePathOf(t.name));
+  return {
+    name: t.name,
+    shape: t.shape,
+    path,
+    canon: canonicalName(path, unet),
+    storedTransposed: false,
+    via: null,
+    viaScope: false,
+    anonymous: false,
+    usual: false,
+  };
+}
+
+/** One tensor the slow way: what every name took before templates (exported for the differential test). */
+export function describe(t: TensorInfo, onnx: boolean, unet: UnetLayout): BaseParam | null {
   if (t.role && t.role !== 'weight') return null;
   if (t.shape.length < 2) return null;
   const consumer = t.consumers?.find((c) => MATRIX_OPS.has(c.op));
@@ -104,32 +137,37 @@ function describe(t: TensorInfo, onnx: boolean, unet: UnetLayout): BaseParam | n
   };
 }
 
-export function buildBaseIndex(base: CheckpointInfo): BaseIndex {
-  const onnx = base.format === 'onnx';
-  const params: BaseParam[] = [];
-  const byName = new Map<string, BaseParam>();
-  const byKey = new Map<string, BaseParam[]>();
-  const byIndices = new Map<string, BaseParam[]>();
-  const anonymous: BaseParam[] = [];
+/** First segments (wrappers stripped) that unetLayoutOf reads; other paths cannot change the layout. */
+const UNET_HEADS = new Set([
+  'input_blocks',
+  'output_blocks',
+  'middle_block',
+  'down_blocks',
+  'up_blocks',
+  'mid_block',
+]);
+
+const onnxFormat = (base: CheckpointInfo): boolean => base.format === 'onnx';
+
+function unetLayoutOfBase(base: CheckpointInfo): UnetLayout {
+  const paths: string[] = [];
+  for (const t of base.tensors) {
+    if (!isWeightName(t.name)) continue;
+    // Every head unetLayoutOf reads has `_block` in it: skip the others before any string work.
+    if (!t.name.includes('_block')) continue;
+    const p = stripWrappers(modulePathOf(t.name));
+    const dot = p.indexOf('.');
+    if (UNET_HEADS.has(dot < 0 ? p : p.slice(0, dot))) paths.push(p);
+  }
+  return unetLayoutOf(paths) ?? SD_UNET_LAYOUT;
+}
+
+/** The segment vocabulary and the module trie: only kohya-flattened names need them, so built on first use. */
+function buildTrie(params: readonly BaseParam[]): { vocab: Set<string>; trie: TrieNode } {
   const vocab = new Set<string>(KNOWN_SEGMENTS);
   const trie: TrieNode = { children: new Map(), param: null };
-  const unet =
-    unetLayoutOf(
-      base.tensors
-        .filter((t) => isWeightName(t.name))
-        .map((t) => stripWrappers(modulePathOf(t.name))),
-    ) ?? SD_UNET_LAYOUT;
-  for (const t of base.tensors) {
-    const p = describe(t, onnx, unet);
-    if (!p) continue;
-    params.push(p);
-    byName.set(p.name, p);
-    if (p.anonymous) {
-      anonymous.push(p);
-      continue;
-    }
-    push(byKey, p.canon.key, p);
-    push(byIndices, p.canon.indices.join(','), p);
+  for (const p of params) {
+    if (p.anonymous) continue;
     let node = trie;
     for (const seg of p.path.split('.')) {
       vocab.add(seg);
@@ -142,7 +180,54 @@ export function buildBaseIndex(base: CheckpointInfo): BaseIndex {
     }
     node.param ??= p;
   }
-  return { params, byName, byKey, byIndices, anonymous, vocab, trie, unet };
+  return { vocab, trie };
+}
+
+/** `templates: false` describes every tensor the slow way (what the template path must agree with). */
+export function buildBaseIndex(
+  base: CheckpointInfo,
+  options: { readonly templates?: boolean } = {},
+): BaseIndex {
+  const templates = !onnxFormat(base) && options.templates !== false;
+  const onnx = base.format === 'onnx';
+  const unet = unetLayoutOfBase(base);
+  const store = new ParamStore(base.tensors);
+  const anonymous: BaseParam[] = [];
+  const vectors = new Map<string, BaseParam[]>();
+  base.tensors.forEach((t, i) => {
+    if (templates && store.tryTemplate(t, i, unet)) return;
+    const p = describe(t, onnx, unet);
+    if (!p) {
+      const v = onnx ? null : describeVector(t, unet);
+      if (v) {
+        store.addVector(v, i);
+        push(vectors, v.canon.key, v);
+      }
+      return;
+    }
+    store.addSlow(p, i);
+    if (p.anonymous) anonymous.push(p);
+  });
+  let built: { vocab: Set<string>; trie: TrieNode } | null = null;
+  const lazy = (): { vocab: Set<string>; trie: TrieNode } => (built ??= buildTrie(store.all()));
+  return {
+    get params() {
+      return store.all();
+    },
+    byName: { get: (name) => store.byName(name) },
+    byKey: { get: (key) => store.byKey(key) },
+    byIndices: { get: (sig) => store.byIndices(sig) },
+    anonymous,
+    vectors,
+    get vocab() {
+      return lazy().vocab;
+    },
+    get trie() {
+      return lazy().trie;
+    },
+    unet,
+    usualNames: () => store.usualNames(),
+  };
 }
 
 /**

@@ -117,6 +117,9 @@ export function findCandidates(
     });
   };
 
+  if (m.kind === 'lntuning')
+    for (const p of index.vectors.get(canon.key) ?? [])
+      add(p, p.canon.path === canon.path ? 'exact-path' : 'synonym', null);
   if (name.flat !== null) {
     const resolved = resolveFlat(index, name.flat);
     for (const p of resolved) add(p, 'kohya-trie', null, { ambiguity: resolved.length });

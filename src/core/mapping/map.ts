@@ -96,9 +96,18 @@ export function mapAdapter(
   base: CheckpointInfo,
   options: MapOptions = {},
 ): MappingResult {
+  return mapAdapterOnIndex(adapter, base, buildBaseIndex(base), options);
+}
+
+/** mapAdapter on an index already built from `base` (the differential test hands it a reference index). */
+export function mapAdapterOnIndex(
+  adapter: { readonly analysis: LoraAnalysis; readonly info: CheckpointInfo },
+  base: CheckpointInfo,
+  index: BaseIndex,
+  options: MapOptions = {},
+): MappingResult {
   const high = options.highConfidence ?? DEFAULT_HIGH_CONFIDENCE;
   const nAlt = Math.max(0, options.alternatives ?? 3);
-  const index = buildBaseIndex(base);
   const overrides = new Map<string, MappingOverride>();
   for (const o of options.overrides ?? []) overrides.set(o.module, o);
   const modules = adapter.analysis.modules;
@@ -189,7 +198,7 @@ export function mapAdapter(
         .map(toCandidate),
     });
   });
-  const unusedBase = index.params.filter((p) => p.usual && !used.has(p.name)).map((p) => p.name);
+  const unusedBase = index.usualNames().filter((name) => !used.has(name));
   return { mappings: withTargetQuant(mappings, base), unmatchedAdapter, unusedBase, conflicts };
 }
 

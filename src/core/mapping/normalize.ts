@@ -5,7 +5,7 @@
  * diffusers → LDM UNet numbering (by the base's layout), diffusers Flux / SAI SD3 → BFL Flux (fused
  * qkv / linear1 parts), XLabs processor names, then role synonyms.
  */
-import { CONTAINER_ROLES, GGUF_BLOCK, GGUF_TOP, LEAF_ROLES, WRAPPER_PREFIXES } from './synonyms.js';
+import { CONTAINER_ROLES, GGUF_BLOCK, GGUF_TOP, leafRole, WRAPPER_PREFIXES } from './synonyms.js';
 import {
   isDiffusersAdaNorm,
   mmditToBfl,
@@ -112,11 +112,10 @@ export function canonicalName(
   if (segs.length >= 2 && segs[segs.length - 2] === 'to_out' && segs[segs.length - 1] === '0')
     segs = segs.slice(0, -1);
 
+  const role = leafRole(segs, segs.length - 1);
   const mapped = segs.map((s, i) =>
-    i === segs.length - 1 ? (LEAF_ROLES[s] ?? s) : (CONTAINER_ROLES[s] ?? s),
+    i === segs.length - 1 ? (role ?? s) : (CONTAINER_ROLES[s] ?? s),
   );
-  const last = segs[segs.length - 1];
-  const role = last !== undefined ? (LEAF_ROLES[last] ?? null) : null;
   const wholeKey = mapped.join('.');
   const tokens: string[] = [];
   for (const m of mapped) {

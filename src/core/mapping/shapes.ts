@@ -78,6 +78,12 @@ export function fitShape(
   const { inFeatures: inF, outFeatures: out } = m;
   if (inF === null || out === null) return { check: 'unknown', ...none };
   const [s0, s1, ...k] = shape;
+  // A vector (a norm's scale) fits only a module that replaces one of its length (LNTuning).
+  if (shape.length === 1)
+    return {
+      check: m.kind === 'lntuning' && s0 === out && inF === out && !fused ? 'exact' : 'mismatch',
+      ...none,
+    };
   if (s0 === undefined || s1 === undefined) return { check: 'mismatch', ...none };
   if (fused) {
     if (shape.length !== 2) return { check: 'mismatch', ...none };

@@ -47,7 +47,23 @@ export const LEAF_ROLES: Readonly<Record<string, string>> = {
   ffn_down: '@down',
   w2: '@down',
   gate_up_proj: '@gate_up',
+  dense_h_to_4h: '@up', // GPT-NeoX, Falcon, BLOOM
+  dense_4h_to_h: '@down',
 };
+
+/**
+ * The role of segment `i` as a leaf. `dense` is the output projection only inside an attention
+ * container (GPT-NeoX `attention.dense`, Phi-2 `self_attn.dense`, Falcon `self_attention.dense`);
+ * elsewhere (BERT `intermediate.dense`, `output.dense`) it has no role of its own.
+ */
+export function leafRole(segs: readonly string[], i: number): string | null {
+  const s = segs[i];
+  if (s === undefined) return null;
+  const role = LEAF_ROLES[s];
+  if (role !== undefined) return role;
+  if (s === 'dense' && i > 0 && CONTAINER_ROLES[segs[i - 1] ?? ''] === '@attn') return '@o';
+  return null;
+}
 
 /** Containers that hold the same thing under different names. */
 export const CONTAINER_ROLES: Readonly<Record<string, string>> = {
@@ -105,6 +121,7 @@ export const WRAPPER_PREFIXES: readonly string[] = [
   'text_model.',
   'module.',
   '_orig_mod.',
+  'gpt_neox.', // GPTNeoXForCausalLM: gpt_neox.layers.N.attention.query_key_value
   'model.',
 ];
 

@@ -14,7 +14,9 @@ import { FUSED_PARENT } from '../mapping/synonyms.js';
 import type { MappingEntry } from '../mapping/types.js';
 import { floatReadable } from '../formats/quant/readFloat.js';
 import type { SmokeModuleResult, SmokeRequest } from './types.js';
-import { hasEffect } from '../lora/methods/effectInputs.js';
+import { hasEffect, indexReadable } from '../lora/methods/effectInputs.js';
+import { methodById } from '../lora/methods/registry.js';
+import type { MethodId } from '../lora/methods/types.js';
 
 /** The math of one module, before the stored orientation picks the graph variant. */
 export type ModuleMath = 'linear' | 'dora-linear' | 'conv' | 'embedding';
@@ -306,12 +308,17 @@ function effectPlanned(
         `${entry.target} is not a tensor of the base`,
       ),
     };
-  const own = [...Object.values(m.parts), ...Object.values(m.method?.shared ?? {})];
+  const indexParts = new Set(methodById(m.method?.id as MethodId).indexParts ?? []);
+  const own = [
+    ...Object.entries(m.parts),
+    ...Object.entries(m.method?.shared ?? {}).map(([k, n]) => [`shared:${k}`, n] as const),
+  ];
   const unreadable = [
     floatReadable(pair.base, weight),
-    ...own.map((n) => {
+    ...own.map(([part, n]) => {
       const t = adapterTensors.get(n);
-      return t ? floatReadable(pair.adapter, t) : `${n} is missing from the adapter`;
+      if (!t) return `${n} is missing from the adapter`;
+      return indexParts.has(part) ? indexReadable(t) : floatReadable(pair.adapter, t);
     }),
   ].find((r): r is string => r !== true);
   if (unreadable)

@@ -226,3 +226,21 @@ describe('one-to-one assignment', () => {
     );
   });
 });
+
+describe('vector (norm) weights', () => {
+  const WITH_NORMS = baseFrom({
+    'model.layers.0.self_attn.q_proj.weight': [64, 64],
+    'model.layers.0.input_layernorm.weight': [64],
+    'model.norm.weight': [64],
+  });
+
+  it('are targets of LNTuning only: a LoRA on a norm path never maps onto the vector', () => {
+    const r = mapAdapter(peftAdapter({ 'model.layers.0.input_layernorm': [64, 64] }), WITH_NORMS);
+    assert.notEqual(r.mappings[0]?.target, 'model.layers.0.input_layernorm.weight');
+  });
+
+  it('are not listed as unused base targets', () => {
+    const r = mapAdapter(peftAdapter({ 'model.layers.0.self_attn.q_proj': [64, 64] }), WITH_NORMS);
+    assert.deepEqual(r.unusedBase, []);
+  });
+});

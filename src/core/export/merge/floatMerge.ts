@@ -6,7 +6,6 @@
  */
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Checkpoint, PlainValue, TensorInfo } from '../../formats/checkpoint.js';
 import type { FloatTarget } from '../../formats/encode.js';
 import { CheckpointError } from '../../formats/errors.js';
@@ -15,6 +14,7 @@ import { isQuantizedCheckpoint } from '../../formats/quant/logicalView.js';
 import type { MappedPair } from '../../mapping/mappedPair.js';
 import { ropeFromConfig } from '../../mapping/export/remap.js';
 import { refuseSources, writeJsonAtomically } from '../atomicFile.js';
+import { claimTemp, releaseTemp } from '../tempFiles.js';
 import { writeSafetensors, type TensorToWrite } from '../safetensorsWriter.js';
 import { mergedSource, type ComputedTensor } from './mergedSource.js';
 import { planMerge, type MergePatch } from './plan.js';
@@ -183,8 +183,7 @@ export async function mergeIntoSafetensors(
 
   // Each shard is written to a temp name and all are renamed at the end, so a failure leaves no
   // half-merged set of shards beside an old index.
-  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
-  const temps = shards.files.map((f) => join(dirname(f), `.${basename(f)}.${tag}.partial`));
+  const temps = shards.files.map((f) => claimTemp(resolve(f), 'partial'));
   const metadata = { format: 'pt' };
   const weightMap: Record<string, string> = {};
   try {
@@ -207,6 +206,8 @@ export async function mergeIntoSafetensors(
   } catch (e) {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw e;
+  } finally {
+    for (const t of temps) releaseTemp(t);
   }
   const files = [...shards.files];
   if (shards.index) {

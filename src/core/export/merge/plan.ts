@@ -125,11 +125,15 @@ function placement(
   const effect = hasEffect(m);
   const targetOut = e.slice ? e.slice.end - e.slice.start : e.transposed ? cols : rows;
   const targetIn = e.transposed ? rows : cols;
-  const out = effect ? (m.outFeatures ?? targetOut) : (m.outFeatures as number);
+  // A vector target (a norm's scale, replaced by LNTuning) is an [n, 1] matrix.
+  const vector = effect && t.shape.length === 1;
+  const out = effect ? (vector ? rows : (m.outFeatures ?? targetOut)) : (m.outFeatures as number);
   const inK = effect
-    ? m.inFeatures === null
-      ? targetIn
-      : m.inFeatures * product(m.kernel ?? [])
+    ? vector
+      ? 1
+      : m.inFeatures === null
+        ? targetIn
+        : m.inFeatures * product(m.kernel ?? [])
     : (m.inFeatures as number) * product(m.kernel ?? []);
   const rank = m.rank ?? 0;
   // PEFT embeddings: A [r, vocab], B [dim, r]; the table is stored [vocab, dim], i.e. (B·A)ᵀ.
@@ -249,6 +253,10 @@ export function planMerge(
       continue;
     }
     patches.push(patch);
+    const bias = lnTuningBiasPatch(patch, base, options);
+    if (typeof bias === 'string')
+      warnings.push(`${describe(m)}: its bias copy is not merged (${bias})`);
+    else if (bias) patches.push(bias);
   }
   for (const u of mapping.unmatchedAdapter)
     warnings.push(`${u} is not merged: it has no target in the base`);
@@ -278,7 +286,39 @@ export function savedCopyTarget(name: string): string {
  * copy: a patch whose module is a `set_weight` (methods/full.ts) over the whole tensor.
  */
 function savedCopyPatch(name: string, base: Checkpoint, options: PlanOptions): MergePatch | string {
-  const targetName = savedCopyTarget(name);
+  return copyPatch(name, savedCopyTarget(name), base, options, {
+    label: 'modules_to_save copy',
+    method: 'modules_to_save',
+    reason: 'modules_to_save: the same name as the base tensor',
+  });
+}
+
+/**
+ * LNTuning copies the whole norm, bias included; merge_and_unload() swaps the copy in, so the bias
+ * is replaced beside the weight (the module's own patch replaces the weight).
+ */
+function lnTuningBiasPatch(
+  p: MergePatch,
+  base: Checkpoint,
+  options: PlanOptions,
+): MergePatch | string | null {
+  const bias = p.module.method?.id === 'lntuning' ? p.module.parts['ln_tuning_bias'] : undefined;
+  if (!bias) return null;
+  return copyPatch(bias, p.target.name.replace(/weight$/, 'bias'), base, options, {
+    label: 'LNTuning bias copy',
+    method: 'LNTuning',
+    reason: `the bias of ${p.entry.target.replace(/\.weight$/, '')}, whose weight ${p.module.name} replaces`,
+  });
+}
+
+/** A patch that replaces a whole base tensor with an adapter tensor of the same size. */
+function copyPatch(
+  name: string,
+  targetName: string,
+  base: Checkpoint,
+  options: PlanOptions,
+  how: { readonly label: string; readonly method: string; readonly reason: string },
+): MergePatch | string {
   const t = base.tensors.find((x) => x.name === targetName);
   if (!t) return `the base has no ${targetName}`;
   if (options.inPlace && !PATCH_DTYPES.has(t.dtype)) return `${t.name} is ${t.dtype}`;
@@ -290,7 +330,7 @@ function savedCopyPatch(name: string, base: Checkpoint, options: PlanOptions): M
     name,
     target: targetName,
     kind: 'full',
-    label: 'modules_to_save copy',
+    label: how.label,
     rank: null,
     alpha: null,
     scale: 1,
@@ -302,13 +342,13 @@ function savedCopyPatch(name: string, base: Checkpoint, options: PlanOptions): M
     orientation: null,
     inFeatures: cols,
     outFeatures: rows,
-    method: { id: 'full', label: 'modules_to_save' },
+    method: { id: 'full', label: how.method },
   };
   const entry: MappingEntry = {
     module: name,
     target: t.name,
     confidence: 1,
-    reason: 'modules_to_save: the same name as the base tensor',
+    reason: how.reason,
     shapeCheck: 'exact',
     transposed: false,
     slice: null,

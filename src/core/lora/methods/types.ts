@@ -90,6 +90,8 @@ export type TransformStage =
 export interface EffectInputs {
   /** Float64 values of an adapter tensor (plain, FP8 or quantized, dequantized). */
   readonly read: (tensorName: string) => Promise<Float64Array>;
+  /** Integer values of an index tensor (VB-LoRA's top-k indices, U8…I64), exact as numbers. */
+  readonly readIndices: (tensorName: string) => Promise<Float64Array>;
   readonly tensor: (tensorName: string) => TensorInfo;
   /** The base weight's logical dims, [out, in, …kernel]. */
   readonly weightShape: readonly number[];
@@ -127,6 +129,8 @@ export interface AdapterMethod {
   readonly parts?: readonly MethodPartRule[];
   /** A regex fragment every one of those names contains (`vera_lambda`): the cheap first test. */
   readonly hint?: string;
+  /** Parts that hold integer indices, not values: read with `readIndices`, never as floats. */
+  readonly indexParts?: readonly string[];
   /** Does the module have the parts this method needs? The first method that says yes owns it. */
   recognise(raw: RawModule): boolean;
   describe(raw: RawModule, ctx: DescribeContext): MethodFacts;

@@ -30,14 +30,6 @@ const TOPK_PARTS = [P.idxA, P.wA, P.idxB, P.wB];
 /** PEFT 0.21's VBLoRAConfig defaults. */
 const DEFAULTS = { topk: 2, num_vectors: 256, vector_length: 256, save_only_topk_weights: false };
 
-/**
- * Index tensors are integers, which EffectInputs.read (floats only) refuses; a caller that can read
- * them offers readIndices.
- */
-type WithIndices = EffectInputs & {
-  readonly readIndices?: (tensorName: string) => Promise<Float64Array>;
-};
-
 const isTopkLayout = (parts: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>) =>
   TOPK_PARTS.every((p) => (parts instanceof Map ? parts.has(p) : p in parts));
 
@@ -97,7 +89,7 @@ function topkSoftmax(
 /** The pieces [count, L] of one side: Σₜ wₜ·bank[idxₜ] for every logits row. */
 async function pieces(
   m: LoraModule,
-  io: WithIndices,
+  io: EffectInputs,
   side: 'A' | 'B',
   count: number,
   k: number,
@@ -130,7 +122,7 @@ async function pieces(
   }
   const idxName = partName(m, side === 'A' ? P.idxA : P.idxB);
   const weights = await io.read(partName(m, side === 'A' ? P.wA : P.wB));
-  const indices = await readIndices(m, io, idxName);
+  const indices = await io.readIndices(idxName);
   if (indices.length !== count * k || weights.length !== count * (k - 1))
     throw invalid(
       m,
@@ -146,18 +138,6 @@ async function pieces(
     mix(row);
   }
   return out;
-}
-
-async function readIndices(m: LoraModule, io: WithIndices, name: string): Promise<Float64Array> {
-  if (io.readIndices) return io.readIndices(name);
-  try {
-    return await io.read(name);
-  } catch {
-    throw invalid(
-      m,
-      `VB-LoRA's save_only_topk_weights layout keeps its top-k indices as ${io.tensor(name).dtype} integers (${name}), which this reader cannot read as values`,
-    );
-  }
 }
 
 export const vblora: AdapterMethod = {
@@ -178,6 +158,7 @@ export const vblora: AdapterMethod = {
     },
   ],
   hint: 'vblora_logits_',
+  indexParts: [P.idxA, P.idxB],
   recognise: (m) => (m.parts.has(P.logitsA) && m.parts.has(P.logitsB)) || isTopkLayout(m.parts),
   describe(raw, ctx) {
     const part = partOf(raw);

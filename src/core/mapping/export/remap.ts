@@ -16,9 +16,10 @@
  *
  * Bytes are copied as they are unless the orientation changes (MLX/ONNX adapters into standard
  * families, or standard adapters onto transposed `base` targets) or a row permutation is asked for; then
- * one tensor at a time is rearranged in memory. Slices of fused targets have no form in any of these
- * families (PEFT, kohya, diffusers and llama.cpp all address whole parameters): they are refused with an
- * `InvalidExport` error that lists them. Modules without a target, with a shape mismatch, of kinds
+ * one tensor at a time is rearranged in memory. These families address whole parameters, so with a
+ * base (`options.base`) modules that patch slices of one fused parameter are first fused into one
+ * module, and fused modules whose base keeps q/k/v (gate/up) apart are split (convert.ts); without a
+ * base, slices are refused with an `InvalidExport` error that lists them. Modules without a target, with a shape mismatch, of kinds
  * without a plain A/B pair (LoHa, LoKr, IA3, OFT, Tucker `lora_mid`…) or whose DoRA magnitude the naming
  * cannot hold are left out and listed in `skipped`.
  */
@@ -28,6 +29,8 @@ import { CheckpointError } from '../../formats/errors.js';
 import { writeSafetensors, type TensorToWrite } from '../../export/safetensorsWriter.js';
 import type { LoraAnalysis, LoraModule } from '../../lora/types.js';
 import type { MappingResult } from '../types.js';
+import type { ConversionRecord } from './conversion.js';
+import { convertFused } from './convert.js';
 
 export type ExportNaming = 'base' | 'peft' | 'kohya' | 'diffusers' | 'gguf';
 export const EXPORT_NAMINGS: readonly ExportNaming[] = [
@@ -58,6 +61,11 @@ export interface RemapOptions {
   readonly ropePermute?: RopePermutation | null;
   /** `diffusers` only: the component when the base names carry none (`transformer`, `unet`, …). */
   readonly component?: string;
+  /**
+   * The base the mapping points into: with it, split modules on slices of a fused parameter are fused
+   * and fused modules onto split parameters are split (convert.ts); without it, slices are refused.
+   */
+  readonly base?: Checkpoint;
 }
 
 export interface RemappedModule {
@@ -78,6 +86,8 @@ export interface RemapResult {
   readonly warnings: readonly string[];
   /** adapter_config.json content (`peft` naming) to write beside the output. */
   readonly adapterConfig?: Record<string, PlainValue>;
+  /** Fused ↔ split conversions made on the way (empty when none). */
+  readonly conversions: readonly ConversionRecord[];
 }
 
 /** M: the base parameter without its trailing `.weight`. */
@@ -214,9 +224,9 @@ function effectiveAlpha(m: LoraModule, warnings: string[]): number {
  * and what was left out.
  */
 export async function exportRemapped(
-  adapter: Checkpoint,
-  analysis: LoraAnalysis,
-  result: MappingResult,
+  source: Checkpoint,
+  sourceAnalysis: LoraAnalysis,
+  mapped: MappingResult,
   options: RemapOptions,
 ): Promise<RemapResult> {
   const naming = options.naming;
@@ -225,18 +235,33 @@ export async function exportRemapped(
       'InvalidExport',
       `unknown naming "${String(naming)}" (use ${EXPORT_NAMINGS.join(', ')})`,
     );
+  const converted = options.base
+    ? convertFused(source, sourceAnalysis, mapped, options.base)
+    : null;
+  const adapter = converted?.adapter ?? source;
+  const analysis = converted?.analysis ?? sourceAnalysis;
+  const result = converted?.mapping ?? mapped;
+  const convertedNames = new Set(
+    converted?.conversions.flatMap((c) =>
+      c.kind === 'fuse'
+        ? [`${c.fused.replace(/\.weight$/, '')} (fused)`]
+        : c.members.map((x) => x.module),
+    ),
+  );
   const byName = new Map(analysis.modules.map((m) => [m.name, m]));
   const sliced = result.mappings.filter((e) => e.slice !== null);
   if (sliced.length) {
     throw new CheckpointError(
       'InvalidExport',
-      `${sliced.length} module(s) patch a slice of a fused parameter, which the ${naming} naming cannot express (it addresses whole parameters): ${sliced
+      `${sliced.length} module(s) patch a slice of a fused parameter, which the ${naming} naming cannot express (it addresses whole parameters) unless they are fused, which needs the base: ${sliced
         .map((e) => `${e.module} → ${e.target}[${e.slice?.start}:${e.slice?.end}]`)
-        .join(', ')}. Re-target or reject them, or apply the mapping with the Python snippet`,
+        .join(
+          ', ',
+        )}. Export with the base, re-target or reject them, or apply the mapping with the Python snippet`,
       sliced[0]?.module,
     );
   }
-  const skipped: { module: string; reason: string }[] = [];
+  const skipped: { module: string; reason: string }[] = [...(converted?.skipped ?? [])];
   for (const u of result.unmatchedAdapter) skipped.push({ module: u, reason: 'no target' });
   const warnings: string[] = [];
   const planned: Planned[] = [];
@@ -405,7 +430,7 @@ export async function exportRemapped(
       module: entry.module,
       target: entry.target,
       keys,
-      rewritten: transpose || permuteHeads !== undefined,
+      rewritten: transpose || permuteHeads !== undefined || convertedNames.has(entry.module),
     });
     cfgRows.push({ path: cfgPath, component, rank: m.rank, alpha: effectiveAlpha(m, []) });
   }
@@ -503,6 +528,7 @@ export async function exportRemapped(
     skipped,
     warnings,
     ...(adapterConfig ? { adapterConfig } : {}),
+    conversions: converted?.conversions ?? [],
   };
 }
 

@@ -36,6 +36,7 @@ export async function writeRemappedAdapter(
     out,
     naming: options.naming,
     sourcePaths: options.sourcePaths,
+    base,
     ...(options.naming === 'gguf' && analysis.family !== 'gguf'
       ? { ropePermute: ropeFromConfig(base) }
       : {}),

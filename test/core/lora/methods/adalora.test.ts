@@ -78,6 +78,7 @@ describe('AdaLoRA (PEFT 0.21 fixtures)', () => {
     } as unknown as LoraModule;
     const shapes: Record<string, number[]> = { A: [3, 4], B: [2, 2], E: [2, 1] };
     const io = {
+      readIndices: () => Promise.reject(new Error('no index tensors')),
       read: (n: string) =>
         Promise.resolve(new Float64Array((shapes[n] ?? []).reduce((p, q) => p * q, 1))),
       tensor: (n: string) => ({ name: n, dtype: 'F32', shape: shapes[n] }) as never,

@@ -22,6 +22,7 @@ import {
 
 function fakeIo(shapes: Record<string, number[]>, weightShape: number[]): EffectInputs {
   return {
+    readIndices: () => Promise.reject(new Error('no index tensors')),
     read: (n) => Promise.resolve(new Float64Array((shapes[n] ?? []).reduce((a, b) => a * b, 1))),
     tensor: (n) => ({ name: n, dtype: 'F32', shape: shapes[n] ?? [] }) as never,
     weightShape,

@@ -55,7 +55,7 @@ export async function analysisOf(adapterPath: string): Promise<LoraAnalysis> {
   }
 }
 
-async function withOpen<T>(paths: readonly string[], f: (cps: Checkpoint[]) => Promise<T>) {
+export async function withOpen<T>(paths: readonly string[], f: (cps: Checkpoint[]) => Promise<T>) {
   const cps: Checkpoint[] = [];
   try {
     for (const p of paths) cps.push(await openPath(p));

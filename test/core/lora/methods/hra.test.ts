@@ -70,6 +70,7 @@ describe('HRA (PEFT 0.21 fixtures)', () => {
   it('a zero reflection vector (NaN in PEFT) or a wrong width raises InvalidExport', async () => {
     const m = { name: 'x', parts: { hra_u: 'x.hra_u' } } as unknown as LoraModule;
     const io = (values: Float64Array, weightShape: number[]): EffectInputs => ({
+      readIndices: () => Promise.reject(new Error('no index tensors')),
       read: () => Promise.resolve(values),
       tensor: () => ({ name: 'x.hra_u', dtype: 'F32', shape: [4, 2] }) as never,
       weightShape,

@@ -1,8 +1,14 @@
 /** LNTuning on PEFT 0.21's fixture: the trained norm copies replace the base norms (RMSNorm forward). */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { mergeAdapter } from '../../../../src/core/export/merge/index.js';
 import { CheckpointError } from '../../../../src/core/formats/errors.js';
+import { openPath } from '../../../../src/core/formats/index.js';
+import { readFloatTensor } from '../../../../src/core/formats/quant/readFloat.js';
 import { effectInputs } from '../../../../src/core/lora/methods/effectInputs.js';
 import { lntuning } from '../../../../src/core/lora/methods/lntuning.js';
 import { tensorPart } from '../../../../src/core/lora/tensorParts.js';
@@ -74,5 +80,34 @@ describe('LNTuning (PEFT fixture)', () => {
           e instanceof CheckpointError && e.code === 'InvalidExport' && e.message.includes(m.name),
       );
     });
+  });
+
+  it('a LayerNorm copy with a bias: merge replaces weight and bias as merge_and_unload() does', async () => {
+    const edge = join(__dirname, '../../../fixtures/methods-edge');
+    const tmp = await mkdtemp(join(tmpdir(), 'lora-lens-lnbias-'));
+    try {
+      const out = join(tmp, 'merged.safetensors');
+      const r = await mergeAdapter({
+        adapterPath: join(edge, 'lnbias'),
+        basePath: join(edge, 'base'),
+        outPath: out,
+      });
+      assert.deepEqual(r.patched.map((p) => p.initializer).sort(), ['ln.bias', 'ln.weight']);
+      const [merged, truth] = await Promise.all([
+        openPath(out),
+        openPath(join(edge, 'lnbias/merged.safetensors')),
+      ]);
+      try {
+        for (const t of truth.tensors) {
+          const got = await readFloatTensor(merged, merged.tensor(t.name));
+          const want = await readFloatTensor(truth, t);
+          assert.deepEqual([...got], [...want], t.name);
+        }
+      } finally {
+        await Promise.all([merged.close(), truth.close()]);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

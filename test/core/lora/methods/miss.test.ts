@@ -85,6 +85,7 @@ describe('MiSS (PEFT 0.21 fixtures)', () => {
 
   it('a block that does not fit the outputs raises InvalidExport', async () => {
     const io = (shape: number[], weightShape: number[]): EffectInputs => ({
+      readIndices: () => Promise.reject(new Error('no index tensors')),
       read: () => Promise.resolve(new Float64Array(shape.reduce((a, b) => a * b, 1))),
       tensor: () => ({ name: 'x.miss_block', dtype: 'F32', shape }) as never,
       weightShape,

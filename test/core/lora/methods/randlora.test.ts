@@ -86,6 +86,7 @@ describe('RandLoRA (PEFT 0.21 fixtures)', () => {
     } as unknown as LoraModule;
     const shapes: Record<string, number[]> = { l: [2, 2], g: [2, 4], A: [2, 1, 4], B: [8, 2, 2] };
     const io = {
+      readIndices: () => Promise.reject(new Error('no index tensors')),
       read: (n: string) =>
         Promise.resolve(new Float64Array((shapes[n] ?? []).reduce((p, q) => p * q, 1))),
       tensor: (n: string) => ({ name: n, dtype: 'F32', shape: shapes[n] }) as never,

@@ -4,6 +4,7 @@
  * forward, in both saved layouts (full logits, and save_only_topk_weights).
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,11 @@ import { readFloat64 } from '../../../../src/core/formats/quant/readFloat.js';
 import { analyzeLoraSync } from '../../../../src/core/lora/analyze.js';
 import { effectInputs } from '../../../../src/core/lora/methods/effectInputs.js';
 import { vblora } from '../../../../src/core/lora/methods/vblora.js';
+import {
+  buildSafetensors,
+  f32Bytes,
+  type TensorSpec,
+} from '../../../helpers/safetensorsBuilder.js';
 import { tensorPart } from '../../../../src/core/lora/tensorParts.js';
 import {
   analysisOf,
@@ -27,6 +33,7 @@ import {
   FIX,
   firstEffectError,
   shapeWarning,
+  withOpen,
 } from './effectFixture.js';
 
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -37,17 +44,6 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
     s += (b[i] as number) ** 2;
   }
   return Math.sqrt(d) / (Math.sqrt(s) || 1);
-}
-
-/** EffectInputs that also read the integer top-k indices (the merge's reader is floats only). */
-function withIndices(adapter: Checkpoint, weightShape: readonly number[]) {
-  return {
-    ...effectInputs(adapter, weightShape),
-    readIndices: async (name: string) => {
-      const t = adapter.tensor(name);
-      return decodeValues(await adapter.readTensorBytes(t), t.dtype as DType);
-    },
-  };
 }
 
 describe('VB-LoRA (PEFT 0.21 fixtures)', () => {
@@ -107,7 +103,7 @@ describe('VB-LoRA (PEFT 0.21 fixtures)', () => {
         assert.equal(m.method?.settings?.['save_only_topk_weights'], true);
         const t = base.tensor(`${m.target}.weight`);
         const [out = 0, inF = 0] = t.shape;
-        const effect = await vblora.effect?.(m, withIndices(adapter, t.shape));
+        const effect = await vblora.effect?.(m, effectInputs(adapter, t.shape));
         assert.ok(effect);
         const w = effectOnWeight(effect, await readFloat64(base, t.name), out, inF);
         const truth = await readFloat64(merged, t.name);
@@ -129,10 +125,29 @@ describe('VB-LoRA (PEFT 0.21 fixtures)', () => {
     }
   });
 
-  it('vblora-topk through a float-only reader: a named error about the integer indices', async () => {
-    const e = await firstEffectError(`${FIX}/vblora-topk`);
+  it('vblora-topk with float indices: a named error about the index tensor', async () => {
+    const dir = copyWithConfig('vblora-topk', join(tmp, 'float-idx'), {});
+    const file = join(dir, 'adapter_model.safetensors');
+    const specs = await withOpen([file], async ([cp]) => {
+      const out: TensorSpec[] = [];
+      for (const t of (cp as Checkpoint).tensors) {
+        const bytes = await (cp as Checkpoint).readTensorBytes(t);
+        const asFloat = t.name.endsWith('_topk_indices');
+        out.push({
+          name: t.name,
+          dtype: asFloat ? 'F32' : t.dtype,
+          shape: [...t.shape],
+          data: asFloat
+            ? f32Bytes([...decodeValues(bytes, t.dtype as DType)])
+            : Uint8Array.from(bytes),
+        });
+      }
+      return out;
+    });
+    writeFileSync(file, buildSafetensors(specs, { format: 'pt' }));
+    const e = await firstEffectError(dir);
     assert.ok(e instanceof CheckpointError, String(e));
-    assert.match(e.message, /top-k indices as U8 integers/);
+    assert.match(e.message, /_topk_indices is F32, not an integer index tensor/);
   });
 
   it('a config topk beyond the bank is a shape problem and an effect error', async () => {

@@ -92,6 +92,7 @@ describe('VeRA (PEFT 0.21 fixtures)', () => {
     } as never;
     const shapes: Record<string, number[]> = { 'x.b': [2], 'x.d': [1], A: [1, 3], B: [2, 1] };
     const io = {
+      readIndices: () => Promise.reject(new Error('no index tensors')),
       read: (n: string) =>
         Promise.resolve(new Float64Array((shapes[n] ?? []).reduce((p, q) => p * q, 1))),
       tensor: (n: string) => ({ name: n, dtype: 'F32', shape: shapes[n] }) as never,

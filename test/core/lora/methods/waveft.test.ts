@@ -47,6 +47,7 @@ function synthetic(
     },
   } as unknown as LoraModule;
   const io: EffectInputs = {
+    readIndices: () => Promise.reject(new Error('no index tensors')),
     read: () => Promise.resolve(Float64Array.from(spectrum)),
     tensor: () =>
       ({
