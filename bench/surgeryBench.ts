@@ -140,4 +140,5 @@ export async function benchSurgery(): Promise<string[]> {
   }
 }
 
-if (require.main === module) void benchSurgery().then((lines) => console.log(lines.join('\n')));
+if (typeof module !== 'undefined' && require.main === module)
+  void benchSurgery().then((lines) => console.log(lines.join('\n')));
