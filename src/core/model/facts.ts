@@ -35,12 +35,7 @@ function modelConfig(info: CheckpointInfo): Config | null {
 /** What the recognisers read, from an opened checkpoint's header (no tensor data). */
 export function modelFacts(info: CheckpointInfo): ModelFacts {
   // The tensors themselves, not copies: the recognisers read only name and shape.
-  return factsFrom(
-    info.tensors,
-    modelConfig(info),
-    info.metadata,
-    info.format,
-  );
+  return factsFrom(info.tensors, modelConfig(info), info.metadata, info.format);
 }
 
 export function factsFrom(
