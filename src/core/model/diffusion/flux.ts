@@ -7,7 +7,7 @@ import {
   ev,
   has,
   headsFrom,
-  prefixesOf,
+  componentsAt,
   scanPart,
   shapeText,
 } from './shared.js';
@@ -134,13 +134,8 @@ function recognizeAt(
 export const fluxRecognizer: Recognizer = {
   id: 'flux',
   recognize(facts) {
-    const out: ArchitectureComponent[] = [];
-    for (const layout of [BFL, DIFFUSERS]) {
-      for (const prefix of prefixesOf(facts, layout.anchor)) {
-        const part = recognizeAt(facts, prefix, layout);
-        if (part !== null) out.push(part);
-      }
-    }
-    return out;
+    return [BFL, DIFFUSERS].flatMap((layout) =>
+      componentsAt(facts, layout.anchor, (f, prefix) => recognizeAt(f, prefix, layout)),
+    );
   },
 };

@@ -8,7 +8,7 @@ import {
   ev,
   has,
   headsFrom,
-  prefixesOf,
+  componentsAt,
   scanPart,
   shapeText,
 } from './shared.js';
@@ -165,13 +165,8 @@ function recognizeAt(
 export const mmditRecognizer: Recognizer = {
   id: 'sd3',
   recognize(facts) {
-    const out: ArchitectureComponent[] = [];
-    for (const layout of [SAI, DIFFUSERS]) {
-      for (const prefix of prefixesOf(facts, layout.anchor)) {
-        const part = recognizeAt(facts, prefix, layout);
-        if (part !== null) out.push(part);
-      }
-    }
-    return out;
+    return [SAI, DIFFUSERS].flatMap((layout) =>
+      componentsAt(facts, layout.anchor, (f, prefix) => recognizeAt(f, prefix, layout)),
+    );
   },
 };

@@ -7,7 +7,7 @@ import {
   ev,
   has,
   headsFrom,
-  prefixesOf,
+  componentsAt,
   scanPart,
   shapeText,
 } from './shared.js';
@@ -70,11 +70,6 @@ function recognizeAt(facts: ModelFacts, prefix: string): ArchitectureComponent |
 export const qwenImageRecognizer: Recognizer = {
   id: 'qwen-image',
   recognize(facts) {
-    const out: ArchitectureComponent[] = [];
-    for (const prefix of prefixesOf(facts, ANCHOR)) {
-      const part = recognizeAt(facts, prefix);
-      if (part !== null) out.push(part);
-    }
-    return out;
+    return componentsAt(facts, ANCHOR, recognizeAt);
   },
 };

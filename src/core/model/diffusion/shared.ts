@@ -64,6 +64,20 @@ export function prefixesOf(facts: ModelFacts, suffix: string): string[] {
   return out;
 }
 
+/** What `at` recognises under each prefix where `anchor` names a tensor (at most 8 prefixes). */
+export function componentsAt(
+  facts: ModelFacts,
+  anchor: string,
+  at: (facts: ModelFacts, prefix: string) => ArchitectureComponent | null,
+): ArchitectureComponent[] {
+  const out: ArchitectureComponent[] = [];
+  for (const prefix of prefixesOf(facts, anchor)) {
+    const part = at(facts, prefix);
+    if (part !== null) out.push(part);
+  }
+  return out;
+}
+
 export function has(facts: ModelFacts, name: string): boolean {
   return facts.shapes.has(name);
 }

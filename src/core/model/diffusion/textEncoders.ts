@@ -7,7 +7,7 @@ import {
   dimOf,
   ev,
   has,
-  prefixesOf,
+  componentsAt,
   scanPart,
   shapeText,
 } from './shared.js';
@@ -198,28 +198,16 @@ function t5Encoder(facts: ModelFacts, prefix: string): ArchitectureComponent | n
   });
 }
 
-function collect(
-  facts: ModelFacts,
-  anchor: string,
-  at: (facts: ModelFacts, prefix: string) => ArchitectureComponent | null,
-): ArchitectureComponent[] {
-  const out: ArchitectureComponent[] = [];
-  for (const prefix of prefixesOf(facts, anchor)) {
-    const part = at(facts, prefix);
-    if (part !== null) out.push(part);
-  }
-  return out;
-}
-
 export const clipRecognizer: Recognizer = {
   id: 'clip-text',
   recognize: (facts) => [
-    ...collect(facts, 'encoder.layers.0.self_attn.q_proj.weight', clipHf),
-    ...collect(facts, 'transformer.resblocks.0.attn.in_proj_weight', openClip),
+    ...componentsAt(facts, 'encoder.layers.0.self_attn.q_proj.weight', clipHf),
+    ...componentsAt(facts, 'transformer.resblocks.0.attn.in_proj_weight', openClip),
   ],
 };
 
 export const t5EncoderRecognizer: Recognizer = {
   id: 't5-encoder',
-  recognize: (facts) => collect(facts, 'encoder.block.0.layer.0.SelfAttention.q.weight', t5Encoder),
+  recognize: (facts) =>
+    componentsAt(facts, 'encoder.block.0.layer.0.SelfAttention.q.weight', t5Encoder),
 };

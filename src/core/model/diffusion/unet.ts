@@ -1,6 +1,6 @@
 import type { Recognizer } from '../recognizer.js';
 import type { ArchitectureComponent, Evidence, ModelFacts } from '../types.js';
-import { component, dimOf, ev, has, prefixesOf, scanPart, shapeText } from './shared.js';
+import { component, dimOf, ev, has, componentsAt, scanPart, shapeText } from './shared.js';
 
 /** The two namings of the same UNet: diffusers (UNet2DConditionModel) and LDM/SGM (single-file checkpoints). */
 interface Layout {
@@ -147,13 +147,8 @@ function recognizeAt(
 export const unetRecognizer: Recognizer = {
   id: 'sd-unet',
   recognize(facts) {
-    const out: ArchitectureComponent[] = [];
-    for (const layout of [DIFFUSERS, LDM]) {
-      for (const prefix of prefixesOf(facts, layout.anchor)) {
-        const part = recognizeAt(facts, prefix, layout);
-        if (part !== null) out.push(part);
-      }
-    }
-    return out;
+    return [DIFFUSERS, LDM].flatMap((layout) =>
+      componentsAt(facts, layout.anchor, (f, prefix) => recognizeAt(f, prefix, layout)),
+    );
   },
 };

@@ -1,6 +1,6 @@
 import type { Recognizer } from '../recognizer.js';
 import type { ArchitectureComponent, ModelFacts } from '../types.js';
-import { component, dimOf, ev, has, prefixesOf, scanPart, shapeText } from './shared.js';
+import { component, dimOf, ev, has, componentsAt, scanPart, shapeText } from './shared.js';
 
 /** AutoencoderKL in diffusers names (down_blocks/up_blocks) or LDM names (down/up/mid.block_1). */
 const ANCHOR = 'decoder.conv_in.weight';
@@ -45,11 +45,6 @@ function recognizeAt(facts: ModelFacts, prefix: string): ArchitectureComponent |
 export const vaeRecognizer: Recognizer = {
   id: 'vae',
   recognize(facts) {
-    const out: ArchitectureComponent[] = [];
-    for (const prefix of prefixesOf(facts, ANCHOR)) {
-      const part = recognizeAt(facts, prefix);
-      if (part !== null) out.push(part);
-    }
-    return out;
+    return componentsAt(facts, ANCHOR, recognizeAt);
   },
 };
