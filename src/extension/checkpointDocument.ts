@@ -1,16 +1,10 @@
-import { modelReport } from '../core/model/modelReport.js';
-import { coverageDto, modelDto } from './modelDto.js';
-import { quantizationSummary } from '../core/formats/quant/summary.js';
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
 import { toCheckpointError, type CheckpointError } from '../core/formats/errors.js';
-import { expandMetadata } from '../core/view/metadata.js';
-import { TensorTree } from '../core/view/tensorTree.js';
-import { moduleTree, TreeViews } from '../core/view/treeViews.js';
-import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
-import { scalarReader } from '../core/lora/checkpointScalars.js';
-import { loraSummaryDto } from '../core/lora/summaryDto.js';
+import type { TreeViews } from '../core/view/treeViews.js';
+import type { LoraAnalysis } from '../core/lora/index.js';
 import type { SummaryDto } from '../shared/protocol.js';
+import { buildDocumentModel } from './documentModel.js';
 import { openUri } from './fileAccess.js';
 import { log, timed } from './log.js';
 
@@ -68,49 +62,11 @@ export class CheckpointDocument implements vscode.CustomDocument {
     try {
       const { value, ms } = await timed(`open ${this.uri.toString(true)}`, () => openUri(this.uri));
       const { checkpoint, access } = value;
-      // Header facts plus a few alpha scalars: cheap, so every file gets its LoRA analysis.
-      const analysis = await analyzeLora(checkpoint, { readScalar: scalarReader(checkpoint) });
-      const lora = analysis.family === 'none' ? undefined : loraSummaryDto(analysis);
-      const quantization = quantizationSummary(checkpoint);
-      // A model gets "what is it" (header only, linear); an adapter its layers × modules grid.
-      const model = analysis.modules.length === 0 ? modelDto(modelReport(checkpoint)) : undefined;
-      const coverage = analysis.modules.length > 0 ? coverageDto(checkpoint, analysis) : undefined;
-      const summary: SummaryDto = {
-        fileName: this.fileName,
-        format: checkpoint.format,
-        fileSize: checkpoint.fileSize,
-        headerBytes: checkpoint.headerByteLength,
-        dataBytes: checkpoint.dataBytes,
-        tensorCount: checkpoint.tensors.length,
-        parameterCount: checkpoint.parameterCount,
-        dtypes: checkpoint.dtypes,
-        metadata: expandMetadata(checkpoint.metadata),
-        configs: Object.entries(checkpoint.configs ?? {}).map(([key, value]) => ({
-          key,
-          value: JSON.stringify(value),
-          length: 0,
-          truncated: false,
-          parsed: value,
-        })),
-        warnings: [...(checkpoint.warnings ?? [])],
-        ...(lora ? { lora } : {}),
-        ...(quantization ? { quantization } : {}),
-        ...(model ? { model } : {}),
-        ...(coverage ? { coverage } : {}),
-        values: Object.entries(checkpoint.values ?? {})
-          .slice(0, 500)
-          .map(([key, value]) => ({
-            key,
-            value: typeof value === 'string' ? value : JSON.stringify(value),
-            length: 0,
-            truncated: false,
-          })),
+      const { summary, tree, analysis } = await buildDocumentModel(
+        checkpoint,
+        this.fileName,
         access,
-        openMs: ms,
-      };
-      const tree = new TreeViews(
-        new TensorTree(checkpoint.tensors),
-        analysis.modules.length ? moduleTree(checkpoint.tensors, analysis) : undefined,
+        ms,
       );
       log().info(
         `${this.fileName}: ${checkpoint.tensors.length} tensors, ${checkpoint.parameterCount} parameters (${access} read)`,

@@ -22,17 +22,45 @@ const fail = (
   subject?: string,
 ) => new CheckpointError(code, message, subject);
 
-/** A tensor being validated: a TensorInfo whose counts are filled in by validateLayout. */
+/**
+ * A tensor being validated: a TensorInfo whose parameter count is filled in by validateLayout. Only the
+ * TensorInfo fields are kept (headers can list 1,000,000 tensors); the header's offsets, relative to the
+ * data section, go to a separate list while validating (`spans`: begin, end per entry).
+ */
 interface Entry {
   name: string;
   dtype: DType;
-  shape: number[];
-  /** Offsets relative to the data section, as the header gives them. */
-  begin: number;
-  end: number;
+  shape: readonly number[];
   offset: number;
   byteLength: number;
   parameterCount: number;
+}
+
+/**
+ * Equal shapes share one frozen array, and each dtype is its canonical string: most tensors of a model
+ * repeat a handful of shapes, and a parsed header should not keep one copy per tensor.
+ */
+class Interner {
+  private readonly shapes = new Map<string, readonly number[]>();
+  private readonly dtypes = new Map<string, DType>();
+  shape(shape: number[]): readonly number[] {
+    const key = shape.length === 1 ? String(shape[0]) : shape.join(',');
+    let kept = this.shapes.get(key);
+    if (kept === undefined) {
+      kept = Object.freeze(shape.slice());
+      this.shapes.set(key, kept);
+    }
+    return kept;
+  }
+  dtype(dtype: DType): DType {
+    let kept = this.dtypes.get(dtype);
+    if (kept === undefined) {
+      // A flat copy, so the kept string does not point into the header text.
+      kept = (' ' + dtype).slice(1) as DType;
+      this.dtypes.set(dtype, kept);
+    }
+    return kept;
+  }
 }
 
 /** A JSON value must be a non-negative integer that JavaScript holds exactly. */
@@ -58,7 +86,13 @@ function badEntry(name: string, what: string): CheckpointError {
 }
 
 // One object per tensor and no closures: headers can list 100,000+ tensors.
-function parseEntry(name: string, value: unknown, dataStart: number): Entry {
+function parseEntry(
+  name: string,
+  value: unknown,
+  dataStart: number,
+  intern: Interner,
+  spans: number[],
+): Entry {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw badEntry(
       name,
@@ -102,16 +136,18 @@ function parseEntry(name: string, value: unknown, dataStart: number): Entry {
       `has data_offsets [${describe(begin)}, ${describe(end)}]; offsets must be integers from 0 to 2^53−1`,
     );
   }
-  return makeEntry(name, dtype, shape as number[], begin, end, dataStart);
+  spans.push(begin, end);
+  return makeEntry(name, dtype, intern.shape(shape as number[]), begin, end, dataStart, intern);
 }
 
 function makeEntry(
   name: string,
   dtype: string,
-  shape: number[],
+  shape: readonly number[],
   begin: number,
   end: number,
   dataStart: number,
+  intern: Interner,
 ): Entry {
   if (!isDType(dtype)) {
     throw fail(
@@ -122,10 +158,8 @@ function makeEntry(
   }
   return {
     name,
-    dtype,
+    dtype: intern.dtype(dtype),
     shape,
-    begin,
-    end,
     offset: dataStart + begin,
     byteLength: end - begin,
     parameterCount: 0,
@@ -191,23 +225,38 @@ function elementCount(e: Entry): number {
  * Validates the header in the crate's order (tensor.rs `Metadata::validate`), with offsets relative to
  * the data section, and returns the tensors sorted by offset.
  */
-function validateLayout(entries: Entry[], headerLength: number, fileSize: number): TensorInfo[] {
+function validateLayout(
+  entries: Entry[],
+  spans: readonly number[],
+  headerLength: number,
+  fileSize: number,
+): TensorInfo[] {
   // Ties (zero-size tensors) by name, so the order never depends on how the header was parsed.
-  entries.sort(
-    (a, b) =>
-      a.begin - b.begin || a.end - b.end || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
+  const order = Array.from(entries, (_, i) => i).sort((i, j) => {
+    const a = entries[i] as Entry;
+    const b = entries[j] as Entry;
+    return (
+      (spans[2 * i] as number) - (spans[2 * j] as number) ||
+      (spans[2 * i + 1] as number) - (spans[2 * j + 1] as number) ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    );
+  });
+  const sorted: Entry[] = new Array<Entry>(order.length);
   const dataStart = 8 + headerLength;
   let previousEnd = 0;
-  for (let i = 0; i < entries.length; i++) {
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k] as number;
     const e = entries[i] as Entry;
-    if (e.begin !== previousEnd || e.end < e.begin) {
+    const begin = spans[2 * i] as number;
+    const end = spans[2 * i + 1] as number;
+    sorted[k] = e;
+    if (begin !== previousEnd || end < begin) {
       const why =
-        e.end < e.begin
-          ? `it ends (${e.end}) before it begins (${e.begin})`
-          : e.begin > previousEnd
-            ? `it starts at ${e.begin}, leaving a hole after byte ${previousEnd} where the previous tensor ends`
-            : `it starts at ${e.begin}, overlapping the previous tensor that ends at ${previousEnd}`;
+        end < begin
+          ? `it ends (${end}) before it begins (${begin})`
+          : begin > previousEnd
+            ? `it starts at ${begin}, leaving a hole after byte ${previousEnd} where the previous tensor ends`
+            : `it starts at ${begin}, overlapping the previous tensor that ends at ${previousEnd}`;
       throw fail('InvalidOffset', `invalid offset for tensor "${e.name}": ${why}`, e.name);
     }
     const elements = elementCount(e);
@@ -227,15 +276,15 @@ function validateLayout(entries: Entry[], headerLength: number, fileSize: number
       );
     }
     const expected = bits / 8n;
-    if (BigInt(e.end - e.begin) !== expected) {
+    if (BigInt(end - begin) !== expected) {
       throw fail(
         'TensorInvalidInfo',
-        `invalid shape, data type, or offset for tensor "${e.name}": ${e.dtype}[${e.shape.join(', ')}] needs ${expected} bytes but data_offsets [${e.begin}, ${e.end}] span ${e.end - e.begin}`,
+        `invalid shape, data type, or offset for tensor "${e.name}": ${e.dtype}[${e.shape.join(', ')}] needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
         e.name,
       );
     }
     e.parameterCount = elements;
-    previousEnd = e.end;
+    previousEnd = end;
   }
   const dataBytes = fileSize - dataStart;
   if (previousEnd !== dataBytes) {
@@ -249,7 +298,7 @@ function validateLayout(entries: Entry[], headerLength: number, fileSize: number
       `incomplete metadata, file not fully covered: the header describes ${previousEnd} bytes of data, the file has ${dataBytes}; ${why}`,
     );
   }
-  return entries;
+  return sorted;
 }
 
 /** Parses and validates a header text; exported for tests and the fuzzer. */
@@ -273,12 +322,14 @@ export function parseHeader(
   }
   let metadata = Object.create(null) as Record<string, string>;
   const entries: Entry[] = [];
+  const spans: number[] = [];
+  const intern = new Interner();
   let names = 0;
   for (const name in root) {
     names++;
     const value = (root as Record<string, unknown>)[name];
     if (name === METADATA_KEY) metadata = parseMetadata(value);
-    else entries.push(parseEntry(name, value, dataStart));
+    else entries.push(parseEntry(name, value, dataStart, intern, spans));
   }
   // JSON.parse keeps the last of two equal keys. Every entry has at least its 3 fields, so if the text
   // holds no more keys than that, nothing was dropped; otherwise a full scan tells duplicates from
@@ -295,7 +346,7 @@ export function parseHeader(
       );
     }
   }
-  return { tensors: validateLayout(entries, headerLength, fileSize), metadata };
+  return { tensors: validateLayout(entries, spans, headerLength, fileSize), metadata };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

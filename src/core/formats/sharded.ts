@@ -35,8 +35,10 @@ function parseIndex(raw: unknown, indexName: string): ParsedIndex {
   const map = raw.weight_map;
   if (!isPlainObject(map)) throw bad('"weight_map" must be an object of tensor name → shard file');
   const weightMap = new Map<string, string>();
-  const shards = new Set<string>();
-  for (const [tensor, shard] of Object.entries(map)) {
+  // A real index names a handful of shards a million times over: check each distinct name once.
+  const checked = new Map<string, string>();
+  for (const tensor in map) {
+    const shard = map[tensor];
     if (typeof shard !== 'string' || shard.length === 0)
       throw bad(`"weight_map" gives tensor "${tensor}" a shard that is not a file name`);
     if (weightMap.size >= MAX_WEIGHT_MAP_ENTRIES)
@@ -44,9 +46,14 @@ function parseIndex(raw: unknown, indexName: string): ParsedIndex {
         'LimitExceeded',
         `${indexName}: more than ${MAX_WEIGHT_MAP_ENTRIES} weight_map entries`,
       );
-    weightMap.set(tensor, checkRelativePath(shard, 'the model folder'));
-    shards.add(weightMap.get(tensor) as string);
+    let file = checked.get(shard);
+    if (file === undefined) {
+      file = checkRelativePath(shard, 'the model folder');
+      checked.set(shard, file);
+    }
+    weightMap.set(tensor, file);
   }
+  const shards = new Set(checked.values());
   if (shards.size > MAX_SHARDS)
     throw new CheckpointError('LimitExceeded', `${indexName}: more than ${MAX_SHARDS} shards`);
   const metadata: Record<string, PlainValue> = {};
@@ -130,31 +137,40 @@ class ShardedCheckpoint implements Checkpoint {
   ) {
     this.name = indexName;
     const warnings: string[] = [];
+    // Walk each shard's own list (already in data order) instead of looking every index entry up in
+    // its shard: one map lookup per tensor, and the result comes out sorted by file, then offset.
     const tensors: TensorInfo[] = [];
-    for (const [tensorName, shard] of index.weightMap) {
+    const shardNames = [...shards.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const shard of shardNames) {
       const ckpt = shards.get(shard) as Checkpoint;
-      let t: TensorInfo;
-      try {
-        t = ckpt.tensor(tensorName);
-      } catch {
+      let extra = 0;
+      let firstExtra: string | undefined;
+      const own = [...ckpt.tensors].sort((a, b) => a.offset - b.offset);
+      for (const t of own) {
+        if (index.weightMap.get(t.name) !== shard) {
+          extra++;
+          firstExtra ??= t.name;
+          continue;
+        }
+        tensors.push({ ...t, file: shard });
+      }
+      if (extra)
+        warnings.push(
+          `${shard} holds ${extra} tensor(s) the index does not list (e.g. "${firstExtra}"); they are not shown`,
+        );
+    }
+    if (tensors.length !== index.weightMap.size) {
+      // Some entry names a tensor its shard does not hold: find the first, in index order.
+      const held = new Set(tensors.map((t) => t.name));
+      for (const [tensorName, shard] of index.weightMap) {
+        if (held.has(tensorName)) continue;
         throw new CheckpointError(
           'ShardTensorMissing',
           `${indexName} says tensor "${tensorName}" is in ${shard}, but that shard does not hold it`,
           tensorName,
         );
       }
-      tensors.push({ ...t, file: shard });
     }
-    for (const [shard, ckpt] of shards) {
-      const extra = ckpt.tensors.filter((t) => index.weightMap.get(t.name) !== shard);
-      if (extra.length)
-        warnings.push(
-          `${shard} holds ${extra.length} tensor(s) the index does not list (e.g. "${extra[0]?.name}"); they are not shown`,
-        );
-    }
-    tensors.sort((a, b) =>
-      a.file === b.file ? a.offset - b.offset : (a.file as string) < (b.file as string) ? -1 : 1,
-    );
     this.tensors = tensors;
     this.index = new TensorIndex(tensors);
     const totals = tensorTotals(tensors);

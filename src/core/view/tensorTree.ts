@@ -72,21 +72,9 @@ export interface TreeState {
   readonly total: Totals;
 }
 
-interface TreeNode {
-  readonly parent: number;
-  readonly label: string;
-  readonly path: string;
-  readonly depth: number;
-  readonly children: number[];
-  tensor: number;
-  tensors: number;
-  params: number;
-  bytes: number;
-  /** A stored part of a quantized weight (its parent): shown, never counted twice. */
-  part?: TensorInfo;
-}
-
 const ROOT = 0;
+/** A node with more children than this gets a label → child map while the tree is built. */
+const WIDE = 16;
 
 /** One line on a quantized weight's row: its scheme and what it costs per weight. */
 export function quantNote(t: TensorInfo): string | undefined {
@@ -95,11 +83,39 @@ export function quantNote(t: TensorInfo): string | undefined {
   return `${q.label} · ${q.bitsPerWeight.toFixed(2).replace(/\.?0+$/, '')} bits/weight`;
 }
 
+/** A number in the query is a layer or block index: "layers 3" means a segment that is exactly 3. */
+function segmentTest(n: string): RegExp {
+  return new RegExp(`(?:^|[._:/-])${n}(?:$|[._:/-])`);
+}
+
+/**
+ * The nodes live in columns (typed arrays indexed by node id) rather than one object each: a
+ * 1,000,000-tensor header makes over 2,000,000 nodes. A node's path is never stored; it is its parent's
+ * path, a dot and its label (a quantized part's path is its part's name). Children of a node are
+ * `childList[childStart[id] .. childStart[id + 1]]`, in natural order; children have larger ids than
+ * their parent.
+ */
 export class TensorTree {
-  private readonly nodes: TreeNode[] = [];
-  private readonly names: string[];
+  private readonly parentOf: Int32Array;
+  private readonly labelOf: Int32Array;
+  /** Label strings, each once. */
+  private readonly labels: string[];
+  private readonly tensorOf: Int32Array;
+  /**
+   * With custom segments, the depth each node was made at (a path reached by two segmentations keeps the
+   * first one's); with dot splitting it is always the number of ancestors, so none is stored.
+   */
+  private readonly madeAtDepth: Int32Array | undefined;
+  private readonly childStart: Int32Array;
+  private readonly childList: Int32Array;
+  private readonly countOf: Float64Array;
+  private readonly paramsOf: Float64Array;
+  private readonly bytesOf: Float64Array;
+  /** Stored parts of quantized weights, by node id: shown, never counted twice. */
+  private readonly parts = new Map<number, TensorInfo>();
+  private names: string[] | undefined;
   private readonly fuzzy = new uFuzzy({ intraMode: 1, intraIns: 1 });
-  private sortedTensorIndices: number[] | undefined;
+  private sortedTensorIndices: Int32Array | undefined;
   private expanded = new Set<number>();
   /** While filtering, groups are open unless the user closed them. */
   private filterCollapsed = new Set<number>();
@@ -108,7 +124,7 @@ export class TensorTree {
   private matchedSums:
     { tensors: Float64Array; params: Float64Array; bytes: Float64Array } | undefined;
   private tensorHit: Uint8Array | undefined;
-  private visible: number[] = [];
+  private visible: Int32Array | number[] = [];
   private version = 0;
   private query = '';
   private grouping: Grouping = 'tree';
@@ -119,108 +135,227 @@ export class TensorTree {
     private readonly tensors: readonly TensorInfo[],
     private readonly options: TreeOptions = {},
   ) {
-    this.names = tensors.map((t) => t.name);
-    this.nodes.push({
-      parent: -1,
-      label: '',
-      path: '',
-      depth: -1,
-      children: [],
-      tensor: -1,
-      tensors: 0,
-      params: 0,
-      bytes: 0,
-    });
-    this.build();
-    const root = this.nodes[ROOT] as TreeNode;
-    this.total = { tensors: root.tensors, params: root.params, bytes: root.bytes };
-    this.shown = this.total;
-    for (const id of root.children) if (this.nodes[id]?.children.length) this.expanded.add(id);
-    this.refresh();
-  }
-
-  private build(): void {
-    const byPath = new Map<string, number>();
-    this.tensors.forEach((t, index) => {
-      let parent = ROOT;
+    // Built in growable plain arrays (small integers), then frozen into typed columns.
+    const parent: number[] = [-1];
+    const label: number[] = [0];
+    const tensor: number[] = [-1];
+    const made: number[] = [-1];
+    const labels: string[] = [''];
+    const labelIds = new Map<string, number>([['', 0]]);
+    const segments = options.segments;
+    // Segments may hold dots, so two segmentations can reach the same path: key those by path.
+    const byPath = segments ? new Map<string, number>() : undefined;
+    // Otherwise a node's children are found by label: a short scan of a linked list, or a map for wide
+    // nodes (a model's 100,000 layers), so no string key is made per tensor.
+    const firstChild: number[] = [-1];
+    const nextSibling: number[] = [-1];
+    const childTally: number[] = [0];
+    const wide = new Map<number, Map<number, number>>();
+    const findChild = (at: number, lid: number): number | undefined => {
+      const map = wide.get(at);
+      if (map) return map.get(lid);
+      for (let c = firstChild[at] as number; c >= 0; c = nextSibling[c] as number)
+        if (label[c] === lid) return c;
+      return undefined;
+    };
+    const addChild = (at: number, id: number, lid: number): void => {
+      firstChild.push(-1);
+      nextSibling.push(firstChild[at] as number);
+      childTally.push(0);
+      firstChild[at] = id;
+      const tally = (childTally[at] as number) + 1;
+      childTally[at] = tally;
+      const map = wide.get(at);
+      if (map) map.set(lid, id);
+      else if (tally > WIDE) {
+        const made = new Map<number, number>();
+        for (let c = id; c >= 0; c = nextSibling[c] as number) made.set(label[c] as number, c);
+        wide.set(at, made);
+      }
+    };
+    // Neighbours in a header share most of their path (model.layers.7.self_attn.…): the nodes of the
+    // segments a tensor shares with the previous one are taken as they are.
+    let previous: string[] = [];
+    const previousIds: number[] = [];
+    for (let index = 0; index < tensors.length; index++) {
+      const t = tensors[index] as TensorInfo;
+      const names = segments ? segments(t) : t.name.split('.');
+      let at = ROOT;
       let path = '';
-      const parts = this.options.segments?.(t) ?? t.name.split('.');
-      for (let depth = 0; depth < parts.length; depth++) {
-        const label = parts[depth] as string;
-        path = depth === 0 ? label : `${path}.${label}`;
-        let id = byPath.get(path);
-        if (id === undefined) {
-          id = this.nodes.length;
-          this.nodes.push({
-            parent,
-            label,
-            path,
-            depth,
-            children: [],
-            tensor: -1,
-            tensors: 0,
-            params: 0,
-            bytes: 0,
-          });
-          (this.nodes[parent] as TreeNode).children.push(id);
-          byPath.set(path, id);
+      let shared = 0;
+      if (!byPath) {
+        const most = Math.min(names.length, previous.length);
+        while (shared < most && names[shared] === previous[shared]) shared++;
+        if (shared > 0) at = previousIds[shared - 1] as number;
+      }
+      for (let depth = shared; depth < names.length; depth++) {
+        const text = names[depth] as string;
+        let lid = labelIds.get(text);
+        if (lid === undefined) {
+          lid = labels.length;
+          labels.push(text);
+          labelIds.set(text, lid);
         }
-        parent = id;
+        let id: number | undefined;
+        if (byPath) {
+          path = depth === 0 ? text : `${path}.${text}`;
+          id = byPath.get(path);
+        } else id = findChild(at, lid);
+        if (id === undefined) {
+          id = parent.length;
+          parent.push(at);
+          label.push(lid);
+          tensor.push(-1);
+          if (byPath) {
+            byPath.set(path, id);
+            made.push(depth);
+          } else addChild(at, id, lid);
+        }
+        at = id;
+        previousIds[depth] = id;
       }
-      (this.nodes[parent] as TreeNode).tensor = index;
-    });
-    this.foldParts();
-    // Children in natural order, then totals bottom-up (children always have larger ids).
-    for (const node of this.nodes) {
-      if (node.children.length > 1) {
-        node.children.sort((a, b) =>
-          naturalCompare((this.nodes[a] as TreeNode).label, (this.nodes[b] as TreeNode).label),
-        );
-      }
+      previous = names;
+      tensor[at] = index;
     }
-    for (let id = this.nodes.length - 1; id >= 0; id--) {
-      const node = this.nodes[id] as TreeNode;
-      if (node.tensor >= 0) {
-        const t = this.tensors[node.tensor] as TensorInfo;
-        node.tensors += 1;
-        node.params += t.parameterCount;
-        node.bytes += t.byteLength;
-      }
-      if (id === ROOT) break;
-      const parent = this.nodes[node.parent] as TreeNode;
-      parent.tensors += node.tensors;
-      parent.params += node.params;
-      parent.bytes += node.bytes;
-    }
-  }
-
-  /** Quantized weights (GPTQ qweight + qzeros + scales + g_idx, …) get their stored parts as children. */
-  private foldParts(): void {
-    const count = this.nodes.length;
+    // Quantized weights (GPTQ qweight + qzeros + scales + g_idx, …) get their stored parts as children.
+    const count = parent.length;
     for (let id = 1; id < count; id++) {
-      const node = this.nodes[id] as TreeNode;
-      const t = node.tensor >= 0 ? this.tensors[node.tensor] : undefined;
+      const ti = tensor[id] as number;
+      const t = ti >= 0 ? tensors[ti] : undefined;
       if (!t?.quant) continue;
       const parts = Object.entries(t.quant.parts);
       // A GGUF block tensor is its own single part: nothing to fold.
       if (parts.length === 1 && parts[0]?.[1].name === t.name) continue;
       for (const [role, part] of parts) {
-        const partId = this.nodes.length;
-        this.nodes.push({
-          parent: id,
-          label: role,
-          path: part.name,
-          depth: node.depth + 1,
-          children: [],
-          tensor: -1,
-          tensors: 0,
-          params: 0,
-          bytes: 0,
-          part,
-        });
-        node.children.push(partId);
+        let lid = labelIds.get(role);
+        if (lid === undefined) {
+          lid = labels.length;
+          labels.push(role);
+          labelIds.set(role, lid);
+        }
+        this.parts.set(parent.length, part);
+        if (byPath) made.push((made[id] as number) + 1);
+        parent.push(id);
+        label.push(lid);
+        tensor.push(-1);
       }
     }
+    const n = parent.length;
+    this.parentOf = Int32Array.from(parent);
+    this.labelOf = Int32Array.from(label);
+    this.tensorOf = Int32Array.from(tensor);
+    this.madeAtDepth = byPath ? Int32Array.from(made) : undefined;
+    this.labels = labels;
+    // Children, grouped by parent in id order (the order they were made), then in natural order.
+    const childStart = new Int32Array(n + 1);
+    for (let id = 1; id < n; id++) (childStart[(parent[id] as number) + 1] as number)++;
+    for (let id = 0; id < n; id++)
+      childStart[id + 1] = (childStart[id + 1] as number) + (childStart[id] as number);
+    const childList = new Int32Array(Math.max(0, n - 1));
+    const fill = childStart.slice(0, n);
+    for (let id = 1; id < n; id++) {
+      const p = parent[id] as number;
+      childList[fill[p] as number] = id;
+      fill[p] = (fill[p] as number) + 1;
+    }
+    const rank = labelRanks(labels);
+    const labelOf = this.labelOf;
+    const byRank = (a: number, b: number) =>
+      (rank[labelOf[a] as number] as number) - (rank[labelOf[b] as number] as number) || a - b;
+    for (let id = 0; id < n; id++) {
+      const s = childStart[id] as number;
+      const e = childStart[id + 1] as number;
+      if (e - s > 1) childList.subarray(s, e).sort(byRank);
+    }
+    this.childStart = childStart;
+    this.childList = childList;
+    // Totals bottom-up (children always have larger ids).
+    const tensorsOf = new Float64Array(n);
+    const paramsOf = new Float64Array(n);
+    const bytesOf = new Float64Array(n);
+    for (let id = n - 1; id >= 0; id--) {
+      const ti = tensor[id] as number;
+      if (ti >= 0) {
+        const t = tensors[ti] as TensorInfo;
+        tensorsOf[id] = (tensorsOf[id] as number) + 1;
+        paramsOf[id] = (paramsOf[id] as number) + t.parameterCount;
+        bytesOf[id] = (bytesOf[id] as number) + t.byteLength;
+      }
+      if (id === ROOT) break;
+      const p = parent[id] as number;
+      tensorsOf[p] = (tensorsOf[p] as number) + (tensorsOf[id] as number);
+      paramsOf[p] = (paramsOf[p] as number) + (paramsOf[id] as number);
+      bytesOf[p] = (bytesOf[p] as number) + (bytesOf[id] as number);
+    }
+    this.countOf = tensorsOf;
+    this.paramsOf = paramsOf;
+    this.bytesOf = bytesOf;
+    this.total = {
+      tensors: tensorsOf[ROOT] as number,
+      params: paramsOf[ROOT] as number,
+      bytes: bytesOf[ROOT] as number,
+    };
+    this.shown = this.total;
+    for (let i = childStart[ROOT] as number; i < (childStart[ROOT + 1] as number); i++) {
+      const id = childList[i] as number;
+      if (this.childCount(id) > 0) this.expanded.add(id);
+    }
+    this.refresh();
+  }
+
+  private get nodeCount(): number {
+    return this.parentOf.length;
+  }
+
+  private childCount(id: number): number {
+    return (this.childStart[id + 1] as number) - (this.childStart[id] as number);
+  }
+
+  private depthOf(id: number): number {
+    if (this.madeAtDepth) return this.madeAtDepth[id] as number;
+    let depth = -1;
+    for (let at = id; at > ROOT; at = this.parentOf[at] as number) depth++;
+    return depth;
+  }
+
+  /** Full dotted path of a node, made on demand. */
+  private pathOf(id: number): string {
+    const part = this.parts.get(id);
+    if (part) return part.name;
+    if (id === ROOT) return '';
+    let path = this.labels[this.labelOf[id] as number] as string;
+    for (let at = this.parentOf[id] as number; at > ROOT; at = this.parentOf[at] as number)
+      path = `${this.labels[this.labelOf[at] as number] as string}.${path}`;
+    return path;
+  }
+
+  /** The lowest node id whose path is `path` (what a scan of every node in id order finds first). */
+  private findPath(path: string): number {
+    let best = -1;
+    for (const [id, part] of this.parts)
+      if (part.name === path && (best < 0 || id < best)) best = id;
+    const stack: [number, string][] = [[ROOT, '']];
+    while (stack.length) {
+      const [at, prefix] = stack.pop() as [number, string];
+      for (let i = this.childStart[at] as number; i < (this.childStart[at + 1] as number); i++) {
+        const id = this.childList[i] as number;
+        if (this.parts.has(id)) continue;
+        const p =
+          at === ROOT
+            ? (this.labels[this.labelOf[id] as number] as string)
+            : `${prefix}.${this.labels[this.labelOf[id] as number] as string}`;
+        if (p === path) {
+          if (best < 0 || id < best) best = id;
+        }
+        if (path.length > p.length && path.startsWith(p) && path[p.length] === '.')
+          stack.push([id, p]);
+      }
+    }
+    return best;
+  }
+
+  private namesList(): string[] {
+    return (this.names ??= this.tensors.map((t) => t.name));
   }
 
   state(): TreeState {
@@ -255,8 +390,8 @@ export class TensorTree {
 
   /** Opens or closes a group; `open` undefined toggles. */
   setExpanded(id: number, open?: boolean): TreeState {
-    const node = this.nodes[id];
-    if (this.grouping === 'tree' && node && node.children.length > 0) {
+    const known = Number.isInteger(id) && id >= 0 && id < this.nodeCount;
+    if (this.grouping === 'tree' && known && this.childCount(id) > 0) {
       const isOpen = this.isExpanded(id);
       const want = open ?? !isOpen;
       if (want !== isOpen) {
@@ -274,15 +409,17 @@ export class TensorTree {
   expandAll(): TreeState {
     if (this.matched) this.filterCollapsed = new Set();
     else
-      this.nodes.forEach((n, id) => n.children.length > 0 && id !== ROOT && this.expanded.add(id));
+      for (let id = ROOT + 1; id < this.nodeCount; id++)
+        if (this.childCount(id) > 0) this.expanded.add(id);
     this.refresh();
     return this.state();
   }
 
   collapseAll(): TreeState {
-    if (this.matched)
-      this.nodes.forEach((n, id) => n.children.length > 0 && this.filterCollapsed.add(id));
-    else this.expanded = new Set();
+    if (this.matched) {
+      for (let id = ROOT; id < this.nodeCount; id++)
+        if (this.childCount(id) > 0) this.filterCollapsed.add(id);
+    } else this.expanded = new Set();
     this.refresh();
     return this.state();
   }
@@ -301,30 +438,20 @@ export class TensorTree {
 
   /** Row index of a tensor or group path, opening its ancestors; -1 when filtered out or unknown. */
   reveal(path: string): number {
-    if (this.grouping === 'flat') return this.visible.findIndex((i) => this.names[i] === path);
-    const id = this.nodes.findIndex((n, i) => i !== ROOT && n.path === path);
+    if (this.grouping === 'flat')
+      return this.visible.findIndex((i) => this.tensors[i]?.name === path);
+    const id = this.findPath(path);
     if (id < 0 || (this.matched && !this.matched[id])) return -1;
     let changed = false;
-    for (const [child, parent] of this.ancestry(id)) {
-      void child;
-      if (parent !== ROOT && !this.isExpanded(parent)) {
-        if (this.matched) this.filterCollapsed.delete(parent);
-        else this.expanded.add(parent);
+    for (let at = this.parentOf[id] as number; at > ROOT; at = this.parentOf[at] as number) {
+      if (!this.isExpanded(at)) {
+        if (this.matched) this.filterCollapsed.delete(at);
+        else this.expanded.add(at);
         changed = true;
       }
     }
     if (changed) this.refresh();
     return this.visible.indexOf(id);
-  }
-
-  private *ancestry(id: number): Generator<[number, number]> {
-    let child = id;
-    for (;;) {
-      const parent = (this.nodes[child] as TreeNode).parent;
-      if (parent < 0) return;
-      yield [child, parent];
-      child = parent;
-    }
   }
 
   private isExpanded(id: number): boolean {
@@ -340,15 +467,20 @@ export class TensorTree {
       this.shown = this.total;
       return;
     }
-    let idxs = this.fuzzy.filter(this.names, this.query) ?? [];
-    // A number in the query is a layer or block index: "layers 3" means layer 3, not 13 or 30.
+    const names = this.namesList();
+    // A number in the query is a layer or block index: "layers 3" means layer 3, not 13 or 30. Those
+    // are tested first (cheap), so the fuzzy matcher only sees names that can pass both.
     const numbers = this.query.split(/[^0-9A-Za-z]+/).filter((t) => /^\d+$/.test(t));
+    let candidates: number[] | undefined;
     if (numbers.length) {
-      idxs = idxs.filter((i) => {
-        const segments = new Set((this.names[i] as string).split(/[._:/-]+/));
-        return numbers.every((n) => segments.has(n));
-      });
+      const tests = numbers.map(segmentTest);
+      candidates = [];
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string;
+        if (tests.every((r) => r.test(name))) candidates.push(i);
+      }
     }
+    const idxs = this.fuzzy.filter(names, this.query, candidates) ?? [];
     this.matchedTensors = idxs;
     const tensorHit = new Uint8Array(this.tensors.length);
     let params = 0;
@@ -360,7 +492,7 @@ export class TensorTree {
       bytes += t.byteLength;
     }
     this.shown = { tensors: idxs.length, params, bytes };
-    const n = this.nodes.length;
+    const n = this.nodeCount;
     const matched = new Uint8Array(n);
     const sums = {
       tensors: new Float64Array(n),
@@ -369,27 +501,24 @@ export class TensorTree {
     };
     // Children have larger ids than parents, so one backward pass marks and sums every ancestor of a hit.
     for (let id = n - 1; id > ROOT; id--) {
-      const node = this.nodes[id] as TreeNode;
-      if (node.tensor >= 0 && tensorHit[node.tensor]) {
-        const t = this.tensors[node.tensor] as TensorInfo;
+      const ti = this.tensorOf[id] as number;
+      if (ti >= 0 && tensorHit[ti]) {
+        const t = this.tensors[ti] as TensorInfo;
         matched[id] = 1;
         sums.tensors[id] = (sums.tensors[id] as number) + 1;
         sums.params[id] = (sums.params[id] as number) + t.parameterCount;
         sums.bytes[id] = (sums.bytes[id] as number) + t.byteLength;
       }
       if (matched[id]) {
-        const p = node.parent;
+        const p = this.parentOf[id] as number;
         matched[p] = 1;
         sums.tensors[p] = (sums.tensors[p] as number) + (sums.tensors[id] as number);
         sums.params[p] = (sums.params[p] as number) + (sums.params[id] as number);
         sums.bytes[p] = (sums.bytes[p] as number) + (sums.bytes[id] as number);
       }
     }
-    // A quantized weight's parts show whenever the weight does (part ids follow their parent's).
-    for (let id = ROOT + 1; id < n; id++) {
-      const node = this.nodes[id] as TreeNode;
-      if (node.part && matched[node.parent]) matched[id] = 1;
-    }
+    // A quantized weight's parts show whenever the weight does.
+    for (const id of this.parts.keys()) if (matched[this.parentOf[id] as number]) matched[id] = 1;
     this.matched = matched;
     this.matchedSums = sums;
     this.tensorHit = tensorHit;
@@ -398,61 +527,74 @@ export class TensorTree {
   private refresh(): void {
     this.version++;
     if (this.grouping === 'flat') {
-      this.sortedTensorIndices ??= this.names
-        .map((_, i) => i)
-        .sort((a, b) => naturalCompare(this.names[a] as string, this.names[b] as string));
+      if (!this.sortedTensorIndices) {
+        const names = this.namesList();
+        const order = Array.from(names, (_, i) => i).sort((a, b) =>
+          naturalCompare(names[a] as string, names[b] as string),
+        );
+        this.sortedTensorIndices = Int32Array.from(order);
+      }
       if (!this.matchedTensors) this.visible = this.sortedTensorIndices;
       else this.visible = this.sortedTensorIndices.filter((i) => this.isTensorHit(i));
       return;
     }
     const out: number[] = [];
     const stack: number[] = [];
-    const root = this.nodes[ROOT] as TreeNode;
-    for (let i = root.children.length - 1; i >= 0; i--) stack.push(root.children[i] as number);
+    const { childStart, childList } = this;
+    for (let i = (childStart[ROOT + 1] as number) - 1; i >= (childStart[ROOT] as number); i--)
+      stack.push(childList[i] as number);
     while (stack.length) {
       const id = stack.pop() as number;
       if (this.matched && !this.matched[id]) continue;
       out.push(id);
-      const node = this.nodes[id] as TreeNode;
-      if (node.children.length && this.isExpanded(id)) {
-        for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i] as number);
+      const s = childStart[id] as number;
+      const e = childStart[id + 1] as number;
+      if (e > s && this.isExpanded(id)) {
+        for (let i = e - 1; i >= s; i--) stack.push(childList[i] as number);
       }
     }
     this.visible = out;
   }
 
   private nodeRow(id: number): TreeRow {
-    const n = this.nodes[id] as TreeNode;
-    if (n.part) return this.partRow(id, n, n.part);
+    const part = this.parts.get(id);
+    if (part) return this.partRow(id, part);
     const totals = this.matched
       ? this.matchedTotals(id)
-      : { tensors: n.tensors, params: n.params, bytes: n.bytes };
-    const isGroup = n.children.length > 0;
-    const t = n.tensor >= 0 ? (this.tensors[n.tensor] as TensorInfo) : undefined;
+      : {
+          tensors: this.countOf[id] as number,
+          params: this.paramsOf[id] as number,
+          bytes: this.bytesOf[id] as number,
+        };
+    const children = this.childCount(id);
+    const isGroup = children > 0;
+    const ti = this.tensorOf[id] as number;
+    const t = ti >= 0 ? (this.tensors[ti] as TensorInfo) : undefined;
+    const path = this.pathOf(id);
     return {
       id,
       kind: isGroup ? 'group' : 'tensor',
-      depth: n.depth,
-      label: n.label,
-      path: n.path,
+      depth: this.depthOf(id),
+      label: this.labels[this.labelOf[id] as number] as string,
+      path,
       ...(isGroup ? { expanded: this.isExpanded(id) } : {}),
       totals,
       ...(t ? { dtype: t.dtype, shape: t.shape, ...tensorExtras(t) } : {}),
       ...(t && this.options.marks?.has(t.name) ? { mark: this.options.marks.get(t.name) } : {}),
-      ...(isGroup && this.options.groupNotes?.has(n.path)
-        ? { note: this.options.groupNotes.get(n.path) }
+      ...(isGroup && this.options.groupNotes?.has(path)
+        ? { note: this.options.groupNotes.get(path) }
         : {}),
-      ...(t?.quant ? { note: quantNote(t), ...(isGroup ? { parts: n.children.length } : {}) } : {}),
+      ...(t?.quant ? { note: quantNote(t), ...(isGroup ? { parts: children } : {}) } : {}),
     };
   }
 
-  private partRow(id: number, n: TreeNode, part: TensorInfo): TreeRow {
+  private partRow(id: number, part: TensorInfo): TreeRow {
     return {
       id,
       kind: 'tensor',
-      depth: n.depth,
-      label: n.label,
-      path: n.path,
+      depth: this.depthOf(id),
+      label: this.labels[this.labelOf[id] as number] as string,
+      path: part.name,
       totals: { tensors: 1, params: part.parameterCount, bytes: part.byteLength },
       dtype: part.dtype,
       shape: part.shape,
@@ -496,7 +638,7 @@ export class TensorTree {
     if (!this.query || rows.length === 0) return;
     if (this.grouping === 'flat') {
       const indices = rows.map((r) => r.id).filter((i) => this.isTensorHit(i));
-      const info = this.fuzzy.info(indices, this.names, this.query);
+      const info = this.fuzzy.info(indices, this.namesList(), this.query);
       const rangesOf = new Map<number, number[]>();
       info.idx.forEach((tensor, k) => rangesOf.set(tensor, info.ranges[k] ?? []));
       rows.forEach((row, i) => {
@@ -514,6 +656,28 @@ export class TensorTree {
       if (match.length) rows[i] = { ...row, match };
     });
   }
+}
+
+/**
+ * Each label's place in natural order (equal labels under naturalCompare share a rank), so sorting
+ * children compares two integers instead of asking the collator.
+ */
+function labelRanks(labels: readonly string[]): Int32Array {
+  const order = Array.from(labels, (_, i) => i).sort((a, b) =>
+    naturalCompare(labels[a] as string, labels[b] as string),
+  );
+  const rank = new Int32Array(labels.length);
+  let r = 0;
+  for (let k = 0; k < order.length; k++) {
+    const id = order[k] as number;
+    if (
+      k > 0 &&
+      naturalCompare(labels[order[k - 1] as number] as string, labels[id] as string) !== 0
+    )
+      r++;
+    rank[id] = r;
+  }
+  return rank;
 }
 
 /** [start, end) ranges where any term occurs in `label`, merged and sorted. */

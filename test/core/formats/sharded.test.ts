@@ -79,6 +79,39 @@ describe('sharded safetensors (save_pretrained with max_shard_size)', () => {
     await rejectsWith(copy, 'ShardTensorMissing', /model\.norm\.weight/);
   });
 
+  it('lists tensors by shard, then data offset, whatever order the index uses', async () => {
+    const copy = join(dir, 'scrambled');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    const entries = Object.entries(index.weight_map as Record<string, string>).reverse();
+    index.weight_map = Object.fromEntries(entries);
+    await writeFile(indexPath, JSON.stringify(index));
+    const ckpt = await openPath(copy);
+    const order = ckpt.tensors.map((t) => `${t.file}@${String(t.offset).padStart(12, '0')}`);
+    assert.deepEqual(order, [...order].sort());
+    assert.equal(ckpt.tensors.length, expected.tensor_count);
+    await ckpt.close();
+  });
+
+  it('warns about, and leaves out, shard tensors the index does not list', async () => {
+    const copy = join(dir, 'unlisted');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    const shard = expected.tensors['model.norm.weight']?.shard as string;
+    delete index.weight_map['model.norm.weight'];
+    await writeFile(indexPath, JSON.stringify(index));
+    const ckpt = await openPath(copy);
+    assert.equal(ckpt.tensors.length, expected.tensor_count - 1);
+    assert.ok(!ckpt.tensors.some((t) => t.name === 'model.norm.weight'));
+    assert.equal(
+      ckpt.warnings?.[0],
+      `${shard} holds 1 tensor(s) the index does not list (e.g. "model.norm.weight"); they are not shown`,
+    );
+    await ckpt.close();
+  });
+
   it('warns when total_size disagrees with the shards', async () => {
     const copy = join(dir, 'total');
     await cp(FIXTURE, copy, { recursive: true });

@@ -137,4 +137,45 @@ describe('TensorTree', () => {
     const s = tree.setQuery('layers 999 m99');
     assert.equal(s.shown.tensors, 1);
   });
+
+  it('keys nodes by path when segments hold dots, and finds quantized parts by name', () => {
+    const ts = tensors(['a.b.c', 'a.b.d', 'q.weight']);
+    const part = (name: string): TensorInfo => ({
+      name,
+      dtype: 'I32',
+      shape: [2],
+      offset: 0,
+      byteLength: 8,
+      parameterCount: 2,
+    });
+    const quantized: TensorInfo = {
+      ...(ts[2] as TensorInfo),
+      quant: {
+        label: 'GPTQ',
+        bitsPerWeight: 4.25,
+        parts: { scales: part('q.scales'), qweight: part('q.qweight') },
+      } as unknown as TensorInfo['quant'],
+    };
+    // 'a.b' + 'c', then 'a' + 'b' + 'd': the second reaches path a.b through the first's node, and
+    // a.b.d keeps the depth it was made at.
+    const seg = new Map([
+      ['a.b.c', ['a.b', 'c']],
+      ['a.b.d', ['a', 'b', 'd']],
+    ]);
+    const tree = new TensorTree([ts[0] as TensorInfo, ts[1] as TensorInfo, quantized], {
+      segments: (t) => seg.get(t.name) ?? t.name.split('.'),
+    });
+    tree.expandAll();
+    assert.deepEqual(
+      tree.rows(0, 100).map((r) => `${r.depth} ${r.path}`),
+      ['0 a', '0 a.b', '1 a.b.c', '2 a.b.d', '0 q', '1 q.weight', '2 q.qweight', '2 q.scales'],
+    );
+    tree.collapseAll();
+    const row = tree.reveal('q.scales');
+    assert.equal(tree.rows(row, 1)[0]?.label, 'scales');
+    assert.equal(tree.rows(row, 1)[0]?.path, 'q.scales');
+    assert.equal(tree.reveal('a.b'), 1);
+    assert.equal(row, 5);
+    assert.equal(tree.reveal('nope'), -1);
+  });
 });

@@ -21,7 +21,13 @@ import {
   SCALE_DTYPES,
 } from './intPacking.js';
 import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
-import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import type {
+  NameLookup,
+  PartReader,
+  QuantContext,
+  QuantizedWeight,
+  QuantScheme,
+} from './types.js';
 
 /** Output 8c + j sits in nibble AWQ_NIBBLE[j] of word c (the inverse of AutoAWQ's order_map). */
 const AWQ_NIBBLE = [0, 4, 1, 5, 2, 6, 3, 7] as const;
@@ -69,12 +75,7 @@ interface AwqModule {
   readonly groupSize: number;
 }
 
-function moduleOf(
-  m: string,
-  qweight: TensorInfo,
-  byName: ReadonlyMap<string, TensorInfo>,
-  s: AwqSettings,
-): AwqModule {
+function moduleOf(m: string, qweight: TensorInfo, byName: NameLookup, s: AwqSettings): AwqModule {
   const qzeros = requiredPart(byName, m, 'qzeros', 'an AWQ module');
   const scales = requiredPart(byName, m, 'scales', 'an AWQ module');
   expectPart(qweight, ['I32'], 2, m, 'qweight');

@@ -22,7 +22,13 @@ import {
   SCALE_DTYPES,
 } from './intPacking.js';
 import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
-import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import type {
+  NameLookup,
+  PartReader,
+  QuantContext,
+  QuantizedWeight,
+  QuantScheme,
+} from './types.js';
 
 /** What quantization_config says, once per checkpoint. */
 interface GptqSettings {
@@ -106,12 +112,7 @@ interface GptqModule {
   readonly groupSize: number;
 }
 
-function moduleOf(
-  m: string,
-  qweight: TensorInfo,
-  byName: ReadonlyMap<string, TensorInfo>,
-  s: GptqSettings,
-): GptqModule {
+function moduleOf(m: string, qweight: TensorInfo, byName: NameLookup, s: GptqSettings): GptqModule {
   const qzeros = requiredPart(byName, m, 'qzeros', 'a GPTQ module');
   const scales = requiredPart(byName, m, 'scales', 'a GPTQ module');
   const gIdx = byName.get(`${m}.g_idx`);

@@ -5,6 +5,7 @@
 import type { PlainValue, TensorInfo } from '../checkpoint.js';
 import { toFloat32 } from '../floatDecode.js';
 import { invalid, shapeText } from './partRead.js';
+import type { NameLookup } from './types.js';
 
 /** Dtypes the scales of these schemes are stored in. */
 export const SCALE_DTYPES: ReadonlySet<string> = new Set(['F16', 'BF16', 'F32']);
@@ -115,7 +116,7 @@ export function effectiveGroupSize(gs: number, inFeatures: number, module: strin
 export function qweightFamily(
   module: string,
   qweight: TensorInfo,
-  byName: ReadonlyMap<string, TensorInfo>,
+  byName: NameLookup,
   cfg: QuantConfig | undefined,
 ): 'gptq' | 'awq' | undefined {
   const method = quantMethod(cfg);
@@ -136,7 +137,7 @@ export function exactDiv(a: number, b: number): number | undefined {
 
 /** A part a `qweight` module cannot do without; `what` is "a GPTQ module", "an AWQ module". */
 export function requiredPart(
-  byName: ReadonlyMap<string, TensorInfo>,
+  byName: NameLookup,
   m: string,
   role: string,
   what: string,

@@ -8,7 +8,13 @@ import type { Checkpoint, ElementRange, PlainValue, TensorInfo } from '../checkp
 import { summarizeDtypes } from '../checkpoint.js';
 import { CheckpointError } from '../errors.js';
 import { QUANT_SCHEMES } from './schemes.js';
-import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import type {
+  NameLookup,
+  PartReader,
+  QuantContext,
+  QuantizedWeight,
+  QuantScheme,
+} from './types.js';
 
 /** A checkpoint whose quantized weights can be read as floats. */
 export interface QuantizedCheckpoint extends Checkpoint {
@@ -56,22 +62,38 @@ export function partReader(cp: Checkpoint): PartReader {
   };
 }
 
+/** Tensors by name, the map built on the first lookup (a scheme that finds no candidate never asks). */
+class LazyNames implements NameLookup {
+  private map: Map<string, TensorInfo> | undefined;
+  constructor(private readonly tensors: readonly TensorInfo[]) {}
+  private built(): Map<string, TensorInfo> {
+    return (this.map ??= new Map(this.tensors.map((t) => [t.name, t])));
+  }
+  get(name: string): TensorInfo | undefined {
+    return this.built().get(name);
+  }
+  has(name: string): boolean {
+    return this.built().has(name);
+  }
+}
+
 /** Runs every scheme over the stored tensors; no tensor may belong to two logical weights. */
 export async function recogniseQuantized(
   cp: Checkpoint,
   schemes: readonly QuantScheme[] = QUANT_SCHEMES,
 ): Promise<QuantizedWeight[]> {
-  const byName = new Map(cp.tensors.map((t) => [t.name, t]));
   const claimed = new Map<string, string>();
   const found: QuantizedWeight[] = [];
   const read = partReader(cp);
   const quantizationConfig = quantizationConfigOf(cp);
+  let all: LazyNames | undefined;
   for (const scheme of schemes) {
-    const free = cp.tensors.filter((t) => !claimed.has(t.name));
+    // Most checkpoints hold no quantized weight: no copy of the list, and no name map unless asked.
+    const free = claimed.size === 0 ? cp.tensors : cp.tensors.filter((t) => !claimed.has(t.name));
     if (free.length === 0) break;
     const ctx: QuantContext = {
       tensors: free,
-      byName: claimed.size === 0 ? byName : new Map(free.map((t) => [t.name, t])),
+      byName: claimed.size === 0 ? (all ??= new LazyNames(free)) : new LazyNames(free),
       metadata: cp.metadata,
       format: cp.format,
       read,

@@ -51,10 +51,16 @@ export interface QuantizedWeight {
   dequantizeRows(read: PartReader, start: number, count: number, out: Float32Array): Promise<void>;
 }
 
+/** Tensors by their stored name (a Map satisfies it). */
+export interface NameLookup {
+  get(name: string): TensorInfo | undefined;
+  has(name: string): boolean;
+}
+
 /** What a scheme sees of a checkpoint when it looks for its parts. */
 export interface QuantContext {
   readonly tensors: readonly TensorInfo[];
-  readonly byName: ReadonlyMap<string, TensorInfo>;
+  readonly byName: NameLookup;
   /** `config.json`'s `quantization_config` (or `compression_config`), when there is one. */
   readonly quantizationConfig?: Readonly<Record<string, PlainValue>>;
   readonly metadata: Readonly<Record<string, string>>;

@@ -1,0 +1,272 @@
+/**
+ * Extension-host memory for big headers (issue 15, goals 3 and 5): what one open editor document keeps
+ * (CheckpointDocument.load → openPath + buildDocumentModel), measured in a fresh child process per
+ * scenario so peak RSS and heap figures belong to that scenario alone.
+ *
+ *   npx tsx --expose-gc bench/hostMemoryBench.ts           (or node --expose-gc --import tsx …)
+ *
+ * Fixtures: sparse safetensors files in .bench-tmp/ (header + a hole), Llama-like names
+ * (`model.layers.N.self_attn.q_proj.weight`, …), 100,000 and 1,000,000 tensors; the 1M header stays
+ * under the 100 MB header limit with scalar I8 tensors and no `model.` prefix (`layers.N.mlp.up_proj.weight`). Floor for the time: reading the header
+ * bytes and a plain JSON.parse of them, measured in the same child.
+ *
+ * Per scenario: retained = (heapUsed + external) and RSS after gc, with the documents held, minus the
+ * same before the build; peak = max RSS during the run minus RSS before; after release = what is left
+ * once the documents are dropped and gc has run. Filter: setQuery on the path tree.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openPath } from '../src/core/formats/index.js';
+import type { Checkpoint } from '../src/core/formats/checkpoint.js';
+import { buildDocumentModel, type DocumentModel } from '../src/extension/documentModel.js';
+
+const DIR = '.bench-tmp/host-memory';
+const MB = 1024 * 1024;
+
+const KINDS: readonly (readonly [string, readonly number[], number])[] = [
+  ['self_attn.q_proj.weight', [64, 64], 2],
+  ['self_attn.k_proj.weight', [16, 64], 2],
+  ['self_attn.v_proj.weight', [16, 64], 2],
+  ['self_attn.o_proj.weight', [64, 64], 2],
+  ['mlp.gate_proj.weight', [128, 64], 2],
+  ['mlp.up_proj.weight', [128, 64], 2],
+  ['mlp.down_proj.weight', [64, 128], 2],
+  ['input_layernorm.weight', [64], 2],
+  ['post_attention_layernorm.weight', [64], 2],
+];
+
+/** Writes `count` tensors as a sparse safetensors file; `tiny` makes every tensor an I8 scalar. */
+async function writeFixture(path: string, count: number, tiny: boolean): Promise<void> {
+  if (existsSync(path)) return;
+  const parts: string[] = [];
+  let offset = 0;
+  const layers = Math.ceil(count / KINDS.length);
+  let n = 0;
+  parts.push('{"__metadata__":{"format":"pt"}');
+  for (let layer = 0; layer < layers && n < count; layer++) {
+    for (const [kind, shape, bytes] of KINDS) {
+      if (n++ >= count) break;
+      const s = tiny ? [] : shape;
+      const size = tiny ? 1 : s.reduce((a, b) => a * b, 1) * bytes;
+      parts.push(
+        `,"${tiny ? '' : 'model.'}layers.${layer}.${kind}":{"dtype":"${tiny ? 'I8' : 'F16'}","shape":[${s.join(',')}],"data_offsets":[${offset},${offset + size}]}`,
+      );
+      offset += size;
+    }
+  }
+  parts.push('}');
+  let header = Buffer.from(parts.join(''), 'utf8');
+  const pad = (8 - (header.length % 8)) % 8;
+  if (pad) header = Buffer.concat([header, Buffer.alloc(pad, 0x20)]);
+  if (header.length > 100_000_000) throw new Error(`${path}: header ${header.length} bytes`);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.length));
+  const fh = await open(path, 'w');
+  try {
+    await fh.write(prefix, 0, 8, 0);
+    await fh.write(header, 0, header.length, 8);
+    await fh.truncate(8 + header.length + offset);
+  } finally {
+    await fh.close();
+  }
+}
+
+interface Held {
+  checkpoint: Checkpoint;
+  model: DocumentModel;
+}
+
+/** What CheckpointDocument.load does for a local file (openUri → openPath, then the document model). */
+async function load(path: string): Promise<Held> {
+  const started = performance.now();
+  const checkpoint = await openPath(path);
+  const model = await buildDocumentModel(
+    checkpoint,
+    path.slice(path.lastIndexOf('/') + 1),
+    'ranged',
+    performance.now() - started,
+  );
+  return { checkpoint, model };
+}
+
+const gc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run with --expose-gc');
+  for (let i = 0; i < 4; i++) g();
+};
+
+function snapshot(): { heap: number; rss: number } {
+  gc();
+  const m = process.memoryUsage();
+  return { heap: (m.heapUsed + m.external) / MB, rss: m.rss / MB };
+}
+
+const maxRssMb = (): number => process.resourceUsage().maxRSS / 1024;
+
+interface Result {
+  scenario: string;
+  files: number;
+  tensors: number;
+  headerMb: number;
+  heapMb: number;
+  rssMb: number;
+  peakMb: number;
+  releasedHeapMb: number;
+  releasedRssMb: number;
+  buildMs: number;
+  checkpointHeapMb: number;
+  floorMs: number;
+  filterMs: Record<string, number>;
+}
+
+/** The documents, built in their own frame so nothing of the build outlives the array. */
+async function buildAll(
+  path: string,
+  files: number,
+  heapBefore: number,
+): Promise<{ held: Held[]; buildMs: number; checkpointHeapMb: number }> {
+  const held: Held[] = [];
+  let buildMs = 0;
+  let checkpointHeapMb = 0;
+  for (let i = 0; i < files; i++) {
+    const t0 = performance.now();
+    const checkpoint = await openPath(path);
+    const t1 = performance.now();
+    if (i === 0) checkpointHeapMb = snapshot().heap - heapBefore;
+    const t2 = performance.now();
+    const model = await buildDocumentModel(checkpoint, 'x.safetensors', 'ranged', t1 - t0);
+    const t3 = performance.now();
+    if (i === 0) buildMs = t1 - t0 + (t3 - t2);
+    held.push({ checkpoint, model });
+  }
+  return { held, buildMs, checkpointHeapMb };
+}
+
+/** setQuery on a document's path tree (the first query on it is cold), then the filter cleared. */
+function timeFilter(model: DocumentModel): Record<string, number> {
+  const filterMs: Record<string, number> = {};
+  for (const q of ['q_proj', 'layers 5 mlp', 'selfattn.o', 'zzzz', 'post_attention']) {
+    const t0 = performance.now();
+    model.tree.setQuery(q);
+    filterMs[q] = performance.now() - t0;
+  }
+  model.tree.setQuery('');
+  return filterMs;
+}
+
+/** One scenario, in this (child) process. */
+async function child(scenario: string, path: string, files: number): Promise<Result> {
+  // Warm up the code paths on a small file so compiled code is not counted as retained.
+  await writeFixture(join(DIR, 'warm.safetensors'), 2000, false);
+  for (let i = 0; i < 3; i++) {
+    const w = await load(join(DIR, 'warm.safetensors'));
+    w.model.tree.setQuery('q_proj');
+    w.model.tree.setQuery('');
+    await w.checkpoint.close();
+  }
+  // The floor: header bytes + JSON.parse (best of 3).
+  const raw = await readFile(path);
+  const headerLength = Number(raw.readBigUInt64LE(0));
+  const headerMb = headerLength / MB;
+  let floorMs = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const text = raw.subarray(8, 8 + headerLength).toString('utf8');
+    const parsed = JSON.parse(text) as object;
+    floorMs = Math.min(floorMs, performance.now() - t0);
+    void parsed;
+  }
+  const before = snapshot();
+  const rssBefore = process.memoryUsage().rss / MB;
+  const { held, buildMs, checkpointHeapMb } = await buildAll(path, files, before.heap);
+  const after = snapshot();
+  const peakMb = maxRssMb() - rssBefore;
+  const filterMs = timeFilter((held[0] as Held).model);
+  const tensors = (held[0] as Held).checkpoint.tensors.length;
+  for (const h of held) await h.checkpoint.close();
+  held.length = 0;
+  const released = snapshot();
+  return {
+    scenario,
+    files,
+    tensors,
+    headerMb,
+    heapMb: (after.heap - before.heap) / files,
+    rssMb: after.rss - before.rss,
+    peakMb,
+    releasedHeapMb: released.heap - before.heap,
+    releasedRssMb: released.rss - before.rss,
+    buildMs,
+    checkpointHeapMb,
+    floorMs,
+    filterMs,
+  };
+}
+
+const SCENARIOS: Record<string, { file: string; files: number }> = {
+  '1×100k': { file: 'llama-100k.safetensors', files: 1 },
+  '10×100k': { file: 'llama-100k.safetensors', files: 10 },
+  '1×1M': { file: 'llama-1m.safetensors', files: 1 },
+};
+
+const GOALS: Record<string, { rss: number; heap?: number }> = {
+  '1×100k': { rss: 30 },
+  '10×100k': { rss: 300 },
+  '1×1M': { rss: Infinity },
+};
+
+async function main(): Promise<void> {
+  const [, , mode, scenario] = process.argv;
+  if (mode === '--child' && scenario) {
+    const s = SCENARIOS[scenario];
+    if (!s) throw new Error(scenario);
+    const r = await child(scenario, join(DIR, s.file), s.files);
+    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  mkdirSync(DIR, { recursive: true });
+  await writeFixture(join(DIR, 'llama-100k.safetensors'), 100_000, false);
+  await writeFixture(join(DIR, 'llama-1m.safetensors'), 1_000_000, true);
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const lines: string[] = [];
+  const fmt = (n: number, d = 1) => n.toFixed(d).padStart(7);
+  for (const name of Object.keys(SCENARIOS)) {
+    if (only.length && !only.includes(name)) continue;
+    const self = process.argv[1] as string;
+    const out = spawnSync(process.execPath, [...process.execArgv, self, '--child', name], {
+      encoding: 'utf8',
+      maxBuffer: 16 * MB,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = out.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`${name}: child failed (${out.status})\n${out.stdout}`);
+    const r = JSON.parse(line.slice(7)) as Result;
+    const goal = GOALS[name] as { rss: number };
+    const grown = r.rssMb;
+    const met = grown <= goal.rss;
+    lines.push(
+      `${name.padEnd(8)} ${r.tensors.toLocaleString('en-US')} tensors, header ${r.headerMb.toFixed(1)} MB` +
+        (r.files > 1 ? `, ${r.files} documents held` : ''),
+      `  retained RSS ${fmt(grown)} MB (goal ${Number.isFinite(goal.rss) ? `≤ ${goal.rss}` : '—'}: ${Number.isFinite(goal.rss) ? (met ? 'met' : 'NOT met') : 'n/a'})` +
+        `   heap+external ${fmt(r.heapMb)} MB per document (checkpoint alone ${r.checkpointHeapMb.toFixed(1)} MB)`,
+      `  peak RSS during build +${fmt(r.peakMb)} MB   after release: heap ${fmt(r.releasedHeapMb)} MB, RSS ${fmt(r.releasedRssMb)} MB`,
+      `  build ${fmt(r.buildMs, 0)} ms (open+validate+model+trees) vs JSON.parse floor ${fmt(r.floorMs, 0)} ms = ${(r.buildMs / r.floorMs).toFixed(1)}×` +
+        (name === '1×1M'
+          ? `  (goal: well under 2000 ms: ${r.buildMs < 1000 ? 'met' : 'NOT met'})`
+          : ''),
+      `  filter (setQuery) ms: ${Object.entries(r.filterMs)
+        .map(([q, ms]) => `"${q}" ${ms.toFixed(1)}`)
+        .join(', ')}  (goal < ${name === '1×1M' ? 200 : 50}: ${
+        Math.max(...Object.values(r.filterMs)) < (name === '1×1M' ? 200 : 50) ? 'met' : 'NOT met'
+      })`,
+    );
+  }
+  for (const l of lines) console.log(l);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
