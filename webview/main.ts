@@ -25,6 +25,11 @@ import { TensorList } from './ui/tensorList.js';
 import './l10n.js';
 
 const app = document.getElementById('app') as HTMLElement;
+// Epoch-ms marks on #app (data-t-*), read by scripts/e2e/first-paint.ts: five attribute writes.
+const mark = (name: string) =>
+  (app.dataset[`t${name}`] = String(performance.timeOrigin + performance.now()));
+app.dataset.tOrigin = String(performance.timeOrigin);
+mark('Script');
 const rpc = connect();
 let list: TensorList | undefined;
 let mapping: MappingView | undefined;
@@ -54,9 +59,13 @@ rpc.on('smokeEvent', (event) => smoke?.onEvent(event));
 async function start(): Promise<void> {
   app.dataset.state = 'loading';
   try {
+    mark('ReadySent');
     const ready = await rpc.request('ready', {});
+    mark('ReadyAnswered');
     if (ready.ok) showCheckpoint(ready.summary, ready.tree, rpc, ready.ui);
     else showError(ready.fileName, ready.error);
+    mark('Rendered');
+    requestAnimationFrame(() => setTimeout(() => mark('Painted'), 0));
   } catch (e) {
     showError(document.title, {
       code: 'InternalError',

@@ -14,6 +14,7 @@ import { baseModelDto } from './modelDto.js';
 import { CheckpointStatusBar } from './statusBar.js';
 import { StatsService } from './statsService.js';
 import { BaseModels } from './baseModels.js';
+import { MappingTable } from './mappingRows.js';
 import { MappingSession } from './mappingSession.js';
 import { chartsEnabled } from './settings.js';
 import { SmokeRuns, smokeBlocked } from './smokeSession.js';
@@ -205,6 +206,8 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     };
     const tree = async (which?: 'file' | 'base') =>
       which === 'base' ? this.session(document).baseTree() : (await loaded()).tree;
+    // This editor's Mapping table: its own filter and selection over the document's mapping.
+    const table = new MappingTable();
     const endpoint = new HostEndpoint(post, {
       ready: async (): Promise<ReadyResult> => {
         const r = await document.result();
@@ -266,11 +269,16 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
               vscode.l10n.t('The base model could not be opened ({0}): {1}', code, message),
           },
         ),
-      mapping: () => this.session(document).view(),
-      selectBase: () => this.session(document).choose(),
-      setOverride: ({ module, target }) => this.session(document).setOverride(module, target),
-      clearOverride: ({ module }) => this.session(document).clearOverride(module),
-      retarget: ({ module }) => this.session(document).retarget(module),
+      mapping: () => this.session(document).view(table),
+      mappingRows: ({ start, count }) => this.session(document).tableRows(table, start, count),
+      mappingQuery: ({ query }) => this.session(document).setTableQuery(table, query),
+      mappingSelect: ({ index }) => this.session(document).selectRow(table, index),
+      mappingTable: () => this.session(document).tableState(table),
+      selectBase: () => this.session(document).choose(table),
+      setOverride: ({ module, target }) =>
+        this.session(document).setOverride(module, target, table),
+      clearOverride: ({ module }) => this.session(document).clearOverride(module, table),
+      retarget: ({ module }) => this.session(document).retarget(module, table),
       smoke: () => this.smokeView(document),
       runSmoke: () => {
         void vscode.commands.executeCommand('loraLens.runSmokeTest', document.uri);

@@ -15,8 +15,15 @@ import { TensorTree } from '../core/view/tensorTree.js';
 import { TreeViews } from '../core/view/treeViews.js';
 import type { MappingOverride, MappingResult } from '../core/mapping/types.js';
 import type { LoraAnalysis } from '../core/lora/types.js';
-import { NO_MAPPING, type MappingRowDto, type MappingViewDto } from '../shared/protocol.js';
+import {
+  NO_MAPPING,
+  NO_MAPPING_TABLE,
+  type MappingRowDto,
+  type MappingTableDto,
+  type MappingViewDto,
+} from '../shared/protocol.js';
 import type { BaseModels } from './baseModels.js';
+import { MappingTable } from './mappingRows.js';
 import type { CheckpointDocument } from './checkpointDocument.js';
 import { log } from './log.js';
 import { highConfidence } from './settings.js';
@@ -42,6 +49,13 @@ export class MappingSession {
   private readonly marks = new Map<string, 'mapped' | 'unused'>();
   /** Module facts the rows show beside the mapping. */
   private moduleInfo = new Map<string, { target: string; kind: string; rank: number | null }>();
+  /** The Mapping tab's rows, built once per mapping result (a remap makes a new result). */
+  private built: { of: MappingResult | undefined; rows: MappingRowDto[] } = {
+    of: undefined,
+    rows: [],
+  };
+  /** Each editor's table (its own filter and selection), and the result its rows came from. */
+  private readonly tableSource = new WeakMap<MappingTable, MappingResult | undefined>();
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
@@ -67,13 +81,18 @@ export class MappingSession {
   }
 
   /** Loads the remembered base (once) and maps; cheap when nothing changed. */
-  async view(): Promise<MappingViewDto> {
+  /**
+   * `table`: the asking editor's Mapping table, whose state the answer carries (each editor of a
+   * document has its own filter and selection over the same rows). Without one (commands), the
+   * state only counts the rows.
+   */
+  async view(table?: MappingTable): Promise<MappingViewDto> {
     const ref = this.bases.baseFor(this.document.uri);
     if (ref && ref !== this.base?.ref && !this.baseError) await this.useBase(ref, false);
-    return this.dto();
+    return this.dto(table);
   }
 
-  async choose(): Promise<MappingViewDto> {
+  async choose(table?: MappingTable): Promise<MappingViewDto> {
     const ref = await this.bases.pick(this.document.uri);
     if (ref === '') {
       this.base = undefined;
@@ -81,7 +100,7 @@ export class MappingSession {
       this.baseError = undefined;
       this.changed.fire();
     } else if (ref !== undefined) await this.useBase(ref, true);
-    return this.dto();
+    return this.dto(table);
   }
 
   private async useBase(ref: string, remember: boolean): Promise<void> {
@@ -132,7 +151,11 @@ export class MappingSession {
     );
   }
 
-  async setOverride(module: string, target: string | null): Promise<MappingViewDto> {
+  async setOverride(
+    module: string,
+    target: string | null,
+    table?: MappingTable,
+  ): Promise<MappingViewDto> {
     const list = this.overrides().filter((o) => o.module !== module);
     const entry = this.result?.mappings.find((m) => m.module === module);
     list.push(
@@ -143,19 +166,19 @@ export class MappingSession {
     await this.saveOverrides(list);
     await this.remap();
     this.changed.fire();
-    return this.dto();
+    return this.dto(table);
   }
 
-  async clearOverride(module: string): Promise<MappingViewDto> {
+  async clearOverride(module: string, table?: MappingTable): Promise<MappingViewDto> {
     await this.saveOverrides(this.overrides().filter((o) => o.module !== module));
     await this.remap();
     this.changed.fire();
-    return this.dto();
+    return this.dto(table);
   }
 
   /** Alternatives first, then every base weight, in a quick pick. */
-  async retarget(module: string): Promise<MappingViewDto> {
-    if (!this.base) return this.dto();
+  async retarget(module: string, table?: MappingTable): Promise<MappingViewDto> {
+    if (!this.base) return this.dto(table);
     const entry = this.result?.mappings.find((m) => m.module === module);
     type Item = vscode.QuickPickItem & { target: string | null };
     const alternatives: Item[] = (entry?.alternatives ?? []).map((a) => ({
@@ -198,11 +221,11 @@ export class MappingSession {
         matchOnDetail: true,
       },
     );
-    if (!picked) return this.dto();
-    return this.setOverride(module, picked.target);
+    if (!picked) return this.dto(table);
+    return this.setOverride(module, picked.target, table);
   }
 
-  dto(): MappingViewDto {
+  dto(table?: MappingTable): MappingViewDto {
     const base = this.base
       ? {
           ref: this.base.ref,
@@ -212,12 +235,75 @@ export class MappingSession {
         }
       : null;
     const r = this.result;
+    const rows = this.allRows();
+    const state: MappingTableDto = table
+      ? this.synced(table).state()
+      : { ...NO_MAPPING_TABLE, rowCount: rows.length, total: rows.length };
     if (!r)
       return {
         ...NO_MAPPING,
         base,
+        table: state,
         ...(this.baseError ? { baseError: this.baseError.toJSON() } : {}),
       };
+    const count = (level: string) =>
+      r.mappings.filter((m) => m.target !== null && m.level === level).length;
+    return {
+      base,
+      table: state,
+      unmatchedAdapter: [...r.unmatchedAdapter],
+      unusedBase: r.unusedBase.slice(0, UNUSED_SHOWN),
+      unusedBaseCount: r.unusedBase.length,
+      conflicts: r.conflicts.map((c) => ({ ...c })),
+      counts: {
+        mapped: r.mappings.filter((m) => m.target !== null).length,
+        unmatched: r.unmatchedAdapter.length,
+        high: count('high'),
+        medium: count('medium'),
+        low: count('low'),
+        user: rows.filter((m) => m.source === 'user').length,
+      },
+    };
+  }
+
+  /** An editor's table, given the current rows when the mapping changed since it last had them. */
+  private synced(table: MappingTable): MappingTable {
+    if (!this.tableSource.has(table) || this.tableSource.get(table) !== this.result) {
+      this.tableSource.set(table, this.result);
+      table.replace(this.allRows());
+    }
+    return table;
+  }
+
+  /** A window of an editor's filtered rows. */
+  tableRows(
+    table: MappingTable,
+    start: number,
+    count: number,
+  ): { state: MappingTableDto; start: number; rows: MappingRowDto[] } {
+    return this.synced(table).rows(start, count);
+  }
+
+  setTableQuery(table: MappingTable, query: string): MappingTableDto {
+    return this.synced(table).setQuery(query);
+  }
+
+  selectRow(table: MappingTable, index: number): MappingTableDto {
+    return this.synced(table).select(index);
+  }
+
+  tableState(table: MappingTable): MappingTableDto {
+    return this.synced(table).state();
+  }
+
+  /** Every row as the Mapping tab shows them, unsorted and unfiltered (the smoke test runs these). */
+  allRows(): readonly MappingRowDto[] {
+    if (this.built.of !== this.result)
+      this.built = { of: this.result, rows: this.result ? this.buildRows(this.result) : [] };
+    return this.built.rows;
+  }
+
+  private buildRows(r: MappingResult): MappingRowDto[] {
     const modules = this.moduleInfo;
     const rows: MappingRowDto[] = r.mappings.map((m) => ({
       module: m.module,
@@ -264,24 +350,7 @@ export class MappingSession {
         alternatives: [],
       });
     }
-    const count = (level: string) =>
-      r.mappings.filter((m) => m.target !== null && m.level === level).length;
-    return {
-      base,
-      rows,
-      unmatchedAdapter: [...r.unmatchedAdapter],
-      unusedBase: r.unusedBase.slice(0, UNUSED_SHOWN),
-      unusedBaseCount: r.unusedBase.length,
-      conflicts: r.conflicts.map((c) => ({ ...c })),
-      counts: {
-        mapped: r.mappings.filter((m) => m.target !== null).length,
-        unmatched: r.unmatchedAdapter.length,
-        high: count('high'),
-        medium: count('medium'),
-        low: count('low'),
-        user: rows.filter((m) => m.source === 'user').length,
-      },
-    };
+    return rows;
   }
 
   baseTree(): TreeViews {

@@ -90,7 +90,7 @@ async function prepare(
     document,
     adapterPath: document.uri.fsPath,
     base: { ref: view.base.ref, format: view.base.format },
-    overrides: overridesFromRows(view.rows),
+    overrides: overridesFromRows(session.allRows()),
     hub,
   };
 }

@@ -212,7 +212,38 @@ export interface MappingRowDto {
   }[];
 }
 
-/** The Mapping tab: the chosen base and the adapter → base mapping. */
+/** What every path of a Mapping column shares, said once in its header. */
+export interface SharedPathDto {
+  readonly prefix: string;
+  readonly suffix: string;
+}
+
+/**
+ * The Mapping table as the host keeps it: rows stay there (sorted: unmatched first, then the least
+ * sure), the webview pages them with `mappingRows`. A new version drops the webview's pages.
+ */
+export interface MappingTableDto {
+  readonly version: number;
+  /** Rows that pass the filter. */
+  readonly rowCount: number;
+  /** Every row (mapped, unmatched and rejected modules). */
+  readonly total: number;
+  readonly query: string;
+  readonly selected: number;
+  /** What the shown rows' module and target paths share. */
+  readonly shared: { readonly module: SharedPathDto; readonly target: SharedPathDto };
+}
+
+export const NO_MAPPING_TABLE: MappingTableDto = {
+  version: 0,
+  rowCount: 0,
+  total: 0,
+  query: '',
+  selected: 0,
+  shared: { module: { prefix: '', suffix: '' }, target: { prefix: '', suffix: '' } },
+};
+
+/** The Mapping tab: the chosen base and the adapter → base mapping (its rows paged: `mappingRows`). */
 export interface MappingViewDto {
   readonly base: {
     readonly ref: string;
@@ -221,7 +252,7 @@ export interface MappingViewDto {
     readonly tensors: number;
   } | null;
   readonly baseError?: ErrorDto;
-  readonly rows: readonly MappingRowDto[];
+  readonly table: MappingTableDto;
   readonly unmatchedAdapter: readonly string[];
   /** Usual LoRA targets of the base that nothing patches (first 500). */
   readonly unusedBase: readonly string[];
@@ -244,7 +275,7 @@ export interface MappingViewDto {
 /** The Mapping tab before a base model is chosen. */
 export const NO_MAPPING: MappingViewDto = {
   base: null,
-  rows: [],
+  table: NO_MAPPING_TABLE,
   unmatchedAdapter: [],
   unusedBase: [],
   unusedBaseCount: 0,
@@ -396,6 +427,17 @@ export interface Requests {
   copyText: { params: { text: string; what: string }; result: null };
   /** The current base and mapping (null base when none is chosen). */
   mapping: { params: Record<string, never>; result: MappingViewDto };
+  /** A window of the Mapping table's filtered rows. */
+  mappingRows: {
+    params: { start: number; count: number };
+    result: { state: MappingTableDto; start: number; rows: MappingRowDto[] };
+  };
+  /** Filters the Mapping table (module or target contains the text); the selection goes to the top. */
+  mappingQuery: { params: { query: string }; result: MappingTableDto };
+  /** The selected row of the Mapping table (kept in the host, so a reopened tab keeps it). */
+  mappingSelect: { params: { index: number }; result: MappingTableDto };
+  /** The Mapping table's state: version, row counts, filter, selection. */
+  mappingTable: { params: Record<string, never>; result: MappingTableDto };
   /** Opens the base model picker in the host. */
   selectBase: { params: Record<string, never>; result: MappingViewDto };
   /** A user decision: target a module at a base parameter (accept / re-target), or at nothing (reject). */

@@ -75,6 +75,28 @@ describe('checkRequest', () => {
     assert.ok(!long.ok && /over 65536 characters/.test(long.error.message));
   });
 
+  it("bounds the Mapping table's paging, filter and selection", () => {
+    assert.ok(checkRequest(request('mappingRows', { start: 0, count: 100 })).ok);
+    const many = checkRequest(
+      request('mappingRows', { start: 0, count: LIMITS.maxRowsPerRequest + 1 }),
+    );
+    assert.ok(!many.ok && /^mappingRows: "count"/.test(many.error.message));
+    const negative = checkRequest(request('mappingRows', { start: -1, count: 10 }));
+    assert.ok(!negative.ok && /^mappingRows: "start"/.test(negative.error.message));
+    const fraction = checkRequest(request('mappingSelect', { index: 1.5 }));
+    assert.ok(!fraction.ok && /^mappingSelect: "index"/.test(fraction.error.message));
+    const far = checkRequest(request('mappingSelect', { index: LIMITS.maxIndex + 1 }));
+    assert.ok(!far.ok);
+    const long = checkRequest(
+      request('mappingQuery', { query: 'q'.repeat(LIMITS.maxNameLength + 1) }),
+    );
+    assert.ok(!long.ok && /^mappingQuery: "query" is over/.test(long.error.message));
+    const notText = checkRequest(request('mappingQuery', { query: 3 }));
+    assert.ok(!notText.ok);
+    const extra = checkRequest(request('mappingTable', { all: true }));
+    assert.ok(!extra.ok && /unknown field "all"/.test(extra.error.message));
+  });
+
   it('refuses bad envelopes; answers by id only when the id is usable', () => {
     for (const v of [null, 1, 'x', [], new Map(), { kind: 'response', id: 1 }])
       assert.deepEqual(checkRequest(v).ok, false);

@@ -1,18 +1,23 @@
 import * as l10n from '@vscode/l10n';
-import type { MappingRowDto, MappingViewDto } from '../../src/shared/protocol.js';
+import {
+  NO_MAPPING_TABLE,
+  type MappingRowDto,
+  type MappingTableDto,
+  type MappingViewDto,
+} from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
 import { TensorList } from './tensorList.js';
 import '../l10n.js';
-import { NOTHING_SHARED, pathLabel, sharedNote, sharedParts } from './pathLabels.js';
+import { movementKeys, scrollRowIntoView } from './listMoves.js';
+import { pathLabel, sharedNote } from './pathLabels.js';
 
-const LEVEL_ORDER = { low: 1, medium: 2, high: 3 } as const;
-
-/** Unmatched first, then the least sure: what needs a look comes first. */
-function order(a: MappingRowDto, b: MappingRowDto): number {
-  const rank = (r: MappingRowDto) => (r.target === null ? 0 : LEVEL_ORDER[r.level]);
-  return rank(a) - rank(b) || a.confidence - b.confidence || a.module.localeCompare(b.module);
-}
+/** Two lines a row (path, then kind · reason): fixed, so a row's place follows from its index. */
+const ROW_HEIGHT = 42;
+const PAGE = 100;
+const OVERSCAN = 8;
+/** Pages kept; older ones are dropped (and asked for again when scrolled back to). */
+const MAX_PAGES = 200;
 
 function levelText(level: MappingRowDto['level']): string {
   if (level === 'high') return l10n.t('high');
@@ -34,23 +39,73 @@ function shapeText(r: MappingRowDto): string {
 
 /**
  * The Mapping tab: the chosen base, then one row per adapter module with its target, confidence, reason
- * and shape check, and the actions that decide it (accept, re-target, reject). Keyboard: ↑/↓ to move,
- * Enter to accept, R to re-target, Delete to reject.
+ * and shape check, and the actions that decide it (accept, re-target, reject). The rows, their order
+ * (unmatched first, then the least sure), the filter and the selection live in the host; the table is
+ * windowed: only the rows in view exist in the DOM, fetched in pages of 100. Keyboard: ↑/↓ (PgUp,
+ * PgDn, Home, End) to move, Enter to accept, R to re-target, Delete to reject.
  */
 export class MappingView {
-  private shared = { module: NOTHING_SHARED, target: NOTHING_SHARED };
   readonly element: HTMLElement;
   private view: MappingViewDto | undefined;
+  private table: MappingTableDto = NO_MAPPING_TABLE;
+  private readonly pages = new Map<number, MappingRowDto[]>();
+  /** The row elements on screen, by index: a scroll builds only the rows that come into view. */
+  private shownRows = new Map<number, { row: MappingRowDto; selected: boolean; el: HTMLElement }>();
+  private readonly inflight = new Set<number>();
   private selected = 0;
-  private query = '';
+  private filterTimer: number | undefined;
+  private renderQueued = false;
+  /** After a change (an accept, a remap), the old rows stay painted until the new ones arrive. */
+  private holdPaint = false;
   private readonly body = h('div', { className: 'mapping-body' });
   private readonly baseBox = h('div', { className: 'mapping-base', 'data-testid': 'base-tree' });
   private baseList: TensorList | undefined;
+  private readonly filter: HTMLInputElement;
+  private readonly header: HTMLElement;
+  private readonly spacer = h('div', { className: 'spacer' });
+  private readonly rowsLayer = h('div', { className: 'rows' });
+  private readonly empty = h('div', { className: 'empty muted', hidden: true });
+  private readonly viewport: HTMLElement;
+  private readonly tableBox: HTMLElement;
 
   constructor(
     private readonly rpc: Rpc,
     private readonly onBaseChange: (view: MappingViewDto) => void,
   ) {
+    this.filter = h('input', {
+      className: 'mapping-filter',
+      placeholder: l10n.t('Filter modules or targets'),
+      'aria-label': l10n.t('Filter mapping'),
+      'data-testid': 'mapping-filter',
+    }) as HTMLInputElement;
+    this.filter.addEventListener('input', () => this.onFilterInput());
+    this.filter.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        this.viewport.focus();
+      } else if (e.key === 'Escape' && this.filter.value) {
+        this.filter.value = '';
+        this.onFilterInput(0);
+      }
+    });
+    this.header = h('div', { className: 'mrow mhead', role: 'row' });
+    this.viewport = h(
+      'div',
+      {
+        className: 'viewport mapping-viewport',
+        tabindex: 0,
+        role: 'grid',
+        'aria-label': l10n.t('Module to base parameter mapping'),
+        'data-testid': 'mapping-table',
+      },
+      this.spacer,
+      this.rowsLayer,
+      this.empty,
+    );
+    this.viewport.addEventListener('scroll', () => this.queueRender());
+    this.viewport.addEventListener('keydown', (e) => this.onKey(e));
+    this.tableBox = h('div', { className: 'mapping-table' }, this.header, this.viewport);
+    new ResizeObserver(() => this.queueRender()).observe(this.viewport);
     this.element = h(
       'div',
       { className: 'mapping', 'data-testid': 'mapping' },
@@ -71,6 +126,7 @@ export class MappingView {
     try {
       this.view = await next;
       this.onBaseChange(this.view);
+      this.setTable(this.view.table);
       this.render();
     } catch (e) {
       this.body.replaceChildren(
@@ -79,14 +135,30 @@ export class MappingView {
     }
   }
 
-  private rows(): MappingRowDto[] {
-    const q = this.query.toLowerCase();
-    return [...(this.view?.rows ?? [])]
-      .filter(
-        (r) =>
-          !q || r.module.toLowerCase().includes(q) || (r.target ?? '').toLowerCase().includes(q),
-      )
-      .sort(order);
+  /** A new table state from the host: a new version drops the cached pages. */
+  private setTable(state: MappingTableDto, resetScroll = false): void {
+    if (state.version !== this.table.version) {
+      this.pages.clear();
+      this.inflight.clear();
+      this.shownRows.clear();
+      this.holdPaint = this.rowsLayer.childElementCount > 0;
+    }
+    this.table = state;
+    this.selected = Math.min(state.selected, Math.max(0, state.rowCount - 1));
+    if (resetScroll) this.viewport.scrollTop = 0;
+    if (this.filter.value !== state.query && document.activeElement !== this.filter)
+      this.filter.value = state.query;
+    this.updateTableChrome();
+    this.queueRender();
+  }
+
+  private onFilterInput(delay = 90): void {
+    window.clearTimeout(this.filterTimer);
+    this.filterTimer = window.setTimeout(() => {
+      void this.rpc
+        .request('mappingQuery', { query: this.filter.value })
+        .then((state) => this.setTable(state, true));
+    }, delay);
   }
 
   private render(): void {
@@ -147,7 +219,6 @@ export class MappingView {
       return;
     }
     const c = v.counts;
-    const total = v.rows.length;
     parts.push(
       h(
         'div',
@@ -159,7 +230,7 @@ export class MappingView {
           'data-high': c.high,
           'data-user': c.user,
         },
-        h('strong', null, l10n.t('{0}/{1} mapped', c.mapped, total)),
+        h('strong', null, l10n.t('{0}/{1} mapped', c.mapped, v.table.total)),
         c.unmatched
           ? h('span', { className: 'bad' }, ` · ${l10n.t('{0} unmatched', c.unmatched)}`)
           : null,
@@ -170,25 +241,8 @@ export class MappingView {
           : null,
       ),
     );
-    const filter = h('input', {
-      className: 'mapping-filter',
-      placeholder: l10n.t('Filter modules or targets'),
-      value: this.query,
-      'aria-label': l10n.t('Filter mapping'),
-    }) as HTMLInputElement;
-    filter.addEventListener('input', () => {
-      this.query = filter.value;
-      this.selected = 0;
-      this.renderTable(table);
-    });
-    const table = h('div', {
-      className: 'mapping-table',
-      tabindex: 0,
-      role: 'grid',
-      'aria-label': l10n.t('Module to base parameter mapping'),
-    });
-    table.addEventListener('keydown', (e) => this.onKey(e, table));
-    parts.push(filter, table);
+    // The filter and the table stay the same elements: focus, scroll and a half-typed filter survive.
+    parts.push(this.filter, this.tableBox);
     if (v.conflicts.length) {
       parts.push(
         h('h3', null, l10n.t('Conflicts')),
@@ -226,7 +280,6 @@ export class MappingView {
       );
     }
     this.body.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
-    this.renderTable(table);
     void this.mountBaseTree();
   }
 
@@ -244,26 +297,111 @@ export class MappingView {
     );
   }
 
-  private renderTable(table: HTMLElement): void {
-    const rows = this.rows();
-    // What every row shares (`base_model.model.model.layers.`) says nothing: it moves to the header.
-    this.shared = {
-      module: sharedParts(rows.map((r) => r.moduleTarget)),
-      target: sharedParts(rows.flatMap((r) => (r.target ? [r.target] : []))),
-    };
-    const header = h(
-      'div',
-      { className: 'mrow mhead', role: 'row' },
-      h('span', null, l10n.t('Module'), sharedNote(this.shared.module)),
-      h('span', null, l10n.t('Target in the base'), sharedNote(this.shared.target)),
+  /** The header (what the shown paths share), the spacer's height, the empty note. */
+  private updateTableChrome(): void {
+    const t = this.table;
+    this.header.replaceChildren(
+      h('span', null, l10n.t('Module'), sharedNote(t.shared.module)),
+      h('span', null, l10n.t('Target in the base'), sharedNote(t.shared.target)),
       h('span', null, l10n.t('Confidence')),
       h('span', null, l10n.t('Shape check')),
       h('span', null, ''),
     );
-    table.replaceChildren(header, ...rows.map((r, i) => this.rowElement(r, i)));
+    this.viewport.dataset.rows = String(t.rowCount);
+    this.viewport.dataset.total = String(t.total);
+    this.spacer.style.height = `${t.rowCount * ROW_HEIGHT}px`;
+    // As tall as its rows, up to what the CSS allows: a small adapter gets no empty box.
+    this.viewport.style.height = `${Math.max(2, t.rowCount) * ROW_HEIGHT + 2}px`;
+    this.empty.hidden = t.rowCount > 0;
+    this.empty.textContent = t.query
+      ? l10n.t('No module or target matches “{0}”.', t.query)
+      : l10n.t('This adapter has no modules.');
+  }
+
+  private queueRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.renderRows();
+    });
+  }
+
+  private visibleRange(): [number, number] {
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const count = Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;
+    return [first, Math.min(this.table.rowCount, first + count)];
+  }
+
+  private renderRows(): void {
+    const [first, last] = this.visibleRange();
+    const version = this.table.version;
+    for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++)
+      this.ensurePage(p, version);
+    if (this.holdPaint) {
+      let loaded = true;
+      for (let i = first; i < last && loaded; i++) loaded = this.rowAt(i) !== undefined;
+      // No flash of placeholders: the page is on its way, and its arrival paints.
+      if (!loaded && this.inflight.size > 0) return;
+      this.holdPaint = false;
+    }
+    const out: HTMLElement[] = [];
+    const shown = new Map<number, { row: MappingRowDto; selected: boolean; el: HTMLElement }>();
+    for (let i = first; i < last; i++) {
+      const row = this.rowAt(i);
+      if (!row) {
+        out.push(this.placeholder(i));
+        continue;
+      }
+      const selected = i === this.selected;
+      const had = this.shownRows.get(i);
+      const el =
+        had && had.row === row && had.selected === selected ? had.el : this.rowElement(row, i);
+      shown.set(i, { row, selected, el });
+      out.push(el);
+    }
+    this.shownRows = shown;
+    // Only what changed moves: rows still in view keep their elements (and a click in flight).
+    const current = this.rowsLayer.children;
+    if (current.length !== out.length || out.some((el, i) => current[i] !== el))
+      this.rowsLayer.replaceChildren(...out);
+  }
+
+  private ensurePage(page: number, version: number): void {
+    if (this.pages.has(page) || this.inflight.has(page)) return;
+    this.inflight.add(page);
+    void this.rpc
+      .request('mappingRows', { start: page * PAGE, count: PAGE })
+      .then((res) => {
+        if (this.table.version !== version) return;
+        this.inflight.delete(page);
+        if (res.state.version !== version) return;
+        this.pages.set(page, res.rows);
+        if (this.pages.size > MAX_PAGES)
+          this.pages.delete(this.pages.keys().next().value as number);
+        this.queueRender();
+      })
+      .catch(() => {
+        this.inflight.delete(page);
+        this.holdPaint = false;
+        this.queueRender();
+      });
+  }
+
+  private rowAt(index: number): MappingRowDto | undefined {
+    return this.pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+  }
+
+  private placeholder(index: number): HTMLElement {
+    return h(
+      'div',
+      { className: 'mrow placeholder', style: `top:${index * ROW_HEIGHT}px` },
+      h('span', { className: 'mcell muted' }, '…'),
+    );
   }
 
   private rowElement(r: MappingRowDto, index: number): HTMLElement {
+    const shared = this.table.shared;
     const act = (
       name: string,
       title: string,
@@ -285,8 +423,12 @@ export class MappingView {
       'div',
       {
         className: `mrow ${r.target === null ? 'unmatched' : `level-${r.level}`}${index === this.selected ? ' selected' : ''}`,
+        style: `top:${index * ROW_HEIGHT}px`,
         role: 'row',
+        'aria-rowindex': index + 1,
+        'aria-selected': String(index === this.selected),
         'data-testid': 'mapping-row',
+        'data-index': index,
         'data-module': r.module,
         'data-target': r.target ?? '',
         'data-level': r.target === null ? 'none' : r.level,
@@ -295,7 +437,7 @@ export class MappingView {
       h(
         'span',
         { className: 'mcell two-line', title: `${r.module}\n${r.reason}` },
-        pathLabel(r.moduleTarget, this.shared.module, 'code'),
+        pathLabel(r.moduleTarget, shared.module, 'code'),
         h(
           'span',
           { className: 'reason muted' },
@@ -306,7 +448,7 @@ export class MappingView {
         'span',
         { className: 'mcell', title: r.target ?? l10n.t('no target') },
         r.target
-          ? pathLabel(r.target, this.shared.target, 'code')
+          ? pathLabel(r.target, shared.target, 'code')
           : h(
               'span',
               { className: 'bad' },
@@ -352,27 +494,32 @@ export class MappingView {
       ),
     );
     row.addEventListener('click', () => {
-      this.selected = index;
-      row.parentElement
-        ?.querySelectorAll('.mrow.selected')
-        .forEach((x) => x.classList.remove('selected'));
-      row.classList.add('selected');
+      this.select(index);
       if (r.target) void this.baseList?.revealPath(r.target);
     });
     return row;
   }
 
-  private onKey(e: KeyboardEvent, table: HTMLElement): void {
-    const rows = this.rows();
-    const r = rows[this.selected];
-    const move = (d: number) => {
-      this.selected = Math.max(0, Math.min(rows.length - 1, this.selected + d));
-      this.renderTable(table);
-      const rowsShown = table.querySelectorAll<HTMLElement>('[data-testid=mapping-row]');
-      rowsShown.item(this.selected)?.scrollIntoView({ block: 'nearest' });
-    };
-    if (e.key === 'ArrowDown') move(1);
-    else if (e.key === 'ArrowUp') move(-1);
+  /** Moves the selection (kept in the host too) and keeps it in view. */
+  private select(index: number): void {
+    const last = Math.max(0, this.table.rowCount - 1);
+    this.selected = Math.max(0, Math.min(index, last));
+    scrollRowIntoView(this.viewport, this.selected, ROW_HEIGHT);
+    this.queueRender();
+    void this.rpc.request('mappingSelect', { index: this.selected });
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const r = this.rowAt(this.selected);
+    const keys: Record<string, () => void> = movementKeys(
+      this.viewport,
+      ROW_HEIGHT,
+      this.selected,
+      this.table.rowCount,
+      (i) => this.select(i),
+    );
+    const action = keys[e.key];
+    if (action) action();
     else if (e.key === 'Enter' && r?.target)
       void this.apply(this.rpc.request('setOverride', { module: r.module, target: r.target }));
     else if ((e.key === 'r' || e.key === 'R') && r)
