@@ -13,6 +13,11 @@
  *    `npm run bench -- --cli` runs only this one.
  * 6. `map` of a 10,000-module adapter onto a 1,000,000-parameter base, against the exact-name join
  *    (bench/mapScaleBench.ts; goal < 2 s).
+ * 7. The Mapping table at 100,000 modules: filter keystroke + first page, against serialising every row
+ *    as the editor once did (bench/mappingTableBench.ts; goal < 50 ms).
+ * 8. What an open editor keeps in the extension host for 100k / 10×100k / 1M tensors, and the fuzzy
+ *    filter there (bench/hostMemoryBench.ts; goals ≤ 30 MB, < 300 MB, < 50 / < 200 ms).
+ * The editor in a real VS Code, against Weightless, is `npm run bench:ui` (bench/ui/).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -22,6 +27,7 @@ import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
 import { benchCli } from './cliBench.js';
 import { benchExtract } from './extractBench.js';
 import { benchMapScale } from './mapScaleBench.js';
+import { benchMappingTable } from './mappingTableBench.js';
 import { benchQuant } from './quantBench.js';
 import { benchSmoke } from './smokeBench.js';
 import { benchSurgery } from './surgeryBench.js';
@@ -207,9 +213,24 @@ async function main(): Promise<void> {
     for (const line of await benchQuant(join(DIR, 'quant'))) console.log(line);
     for (const line of await benchSurgery()) console.log(line);
     for (const line of benchMapScale()) console.log(line);
+    for (const line of benchMappingTable()) console.log(line);
+    hostMemory();
   } finally {
     if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
   }
+}
+
+/**
+ * The editor's host-side memory (bench/hostMemoryBench.ts): it needs `--expose-gc` and a fresh process
+ * per scenario, so it runs as its own script.
+ */
+function hostMemory(): void {
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'bench/hostMemoryBench.ts'],
+    { stdio: 'inherit' },
+  );
+  if (r.status !== 0) console.log(`host memory bench failed (exit ${r.status})`);
 }
 
 async function child(mode: string, path: string): Promise<void> {

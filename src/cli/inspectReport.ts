@@ -30,7 +30,8 @@ export interface InspectJson {
 export interface InspectTensorJson {
   name: string;
   dtype: string;
-  shape: number[];
+  /** The checkpoint's own shape array (written out, never changed): no copy per tensor. */
+  shape: readonly number[];
   /** Absolute byte offset of the data in `file` (or the opened file); null when not one contiguous range. */
   offset: number | null;
   bytes: number;
@@ -66,7 +67,7 @@ function tensorJson(t: TensorInfo): InspectTensorJson {
   const out: InspectTensorJson = {
     name: t.name,
     dtype: t.dtype,
-    shape: [...t.shape],
+    shape: t.shape,
     offset: t.offset >= 0 ? t.offset : null,
     bytes: t.byteLength,
   };

@@ -153,8 +153,9 @@ export async function extractWeights(
       keptExtras.push(e.name);
     } else dropped.push({ name: e.name, reason: e.reason });
   }
+  const droppedNames = new Set(dropped.map((d) => d.name));
   for (const t of ckpt.tensors) {
-    if (!keep.has(t.name) && !dropped.some((d) => d.name === t.name))
+    if (!keep.has(t.name) && !droppedNames.has(t.name))
       dropped.push({ name: t.name, reason: 'not part of the adapter' });
   }
   const rename = (n: string) => (analysis.family === 'peft' ? peftSaveName(n) : n);

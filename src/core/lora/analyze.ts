@@ -10,7 +10,7 @@ import { algorithmOf, groupTensors, missingParts, type RawModule } from './modul
 import { peftConfigObject } from './peftConfig.js';
 import { methodById } from './methods/registry.js';
 import type { DescribeContext, MethodFacts } from './methods/types.js';
-import { classifyMetadata, classifyTensor, classifyValues } from './nonLora.js';
+import { cachedClassifier, classifyMetadata, classifyValues } from './nonLora.js';
 import { readScaleInputs } from './scaleInputs.js';
 import { resolveScale, type AlphaReadings } from './scaleResolution.js';
 import { summarize, summaryWarnings } from './summary.js';
@@ -274,28 +274,42 @@ function methodScale(s: NonNullable<MethodFacts['scale']> | null): ReturnType<ty
 
 function nonLoraEntries(plan: Plan, modulesToSave: readonly string[]): NonLoraEntry[] {
   const ctx = { family: plan.family.family, modulesToSave };
+  const classify = cachedClassifier(ctx);
+  // A file with no adapter is a model: its weights are one entry (counted here, never built one by
+  // one), training state stays itemised.
+  const fold = plan.family.family === 'none';
+  let weights = 0;
   const out: NonLoraEntry[] = [];
-  const orphanTensors = new Set<string>();
+  const add = (t: TensorInfo): void => {
+    const v = classify(t);
+    if (fold && MODEL_WEIGHTS.has(v.category)) weights++;
+    else out.push({ name: t.name, reason: v.reason, category: v.category, source: 'tensor' });
+  };
   for (const o of plan.orphans) {
     const why = missingParts(o);
     for (const t of o.parts.values()) {
-      orphanTensors.add(t.name);
       // In a file with no adapter at all, a stray `x.alpha` is an ordinary parameter.
-      out.push(
-        plan.family.family === 'none'
-          ? classifyTensor(t, ctx)
-          : { name: t.name, reason: `orphan: ${why}`, category: 'orphan', source: 'tensor' },
-      );
+      if (fold) add(t);
+      else
+        out.push({ name: t.name, reason: `orphan: ${why}`, category: 'orphan', source: 'tensor' });
     }
   }
-  for (const t of plan.loose) out.push(classifyTensor(t, ctx));
+  for (const t of plan.loose) add(t);
   // Keep file order for tensors. Loose tensors already are in file order; only orphans come first.
   if (plan.orphans.length) {
     const order = new Map(plan.info.tensors.map((t, i) => [t.name, i]));
     out.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
   }
-  const tensors = plan.family.family === 'none' ? foldModelWeights(out) : out;
-  return [...tensors, ...classifyValues(plan.info.values), ...classifyMetadata(plan.info.metadata)];
+  if (weights)
+    out.unshift({
+      name: '*',
+      reason: 'model weights: this file holds no adapter',
+      category: 'full-weight',
+      source: 'tensor',
+      count: weights,
+    });
+  out.push(...classifyValues(plan.info.values), ...classifyMetadata(plan.info.metadata));
+  return out;
 }
 
 const MODEL_WEIGHTS: ReadonlySet<NonLoraEntry['category']> = new Set([
@@ -305,23 +319,6 @@ const MODEL_WEIGHTS: ReadonlySet<NonLoraEntry['category']> = new Set([
   'base-weight',
   'modules-to-save',
 ]);
-
-/** A file with no adapter is a model: its weights are one entry, training state stays itemised. */
-function foldModelWeights(entries: readonly NonLoraEntry[]): NonLoraEntry[] {
-  const weights = entries.filter((e) => MODEL_WEIGHTS.has(e.category));
-  if (!weights.length) return [...entries];
-  const rest = entries.filter((e) => !MODEL_WEIGHTS.has(e.category));
-  return [
-    {
-      name: '*',
-      reason: 'model weights: this file holds no adapter',
-      category: 'full-weight',
-      source: 'tensor',
-      count: weights.length,
-    },
-    ...rest,
-  ];
-}
 
 function examples(items: readonly string[], n = 3): string {
   const shown = items.slice(0, n).join('; ');

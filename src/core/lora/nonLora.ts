@@ -25,6 +25,8 @@ function entry(name: string, category: NonLoraCategory, reason: string): NonLora
   return { name, reason, category, source: 'tensor' };
 }
 
+const verdict = (category: NonLoraCategory, reason: string): Verdict => ({ category, reason });
+
 /** PEFT names a modules_to_save copy by the module's own path (module key = m, or ends with ".m"). */
 function savedModule(path: string, modulesToSave: readonly string[]): string | undefined {
   if (modulesToSave.length === 0) return undefined;
@@ -34,26 +36,87 @@ function savedModule(path: string, modulesToSave: readonly string[]): string | u
 
 /** Why a tensor that is not part of an adapter module is in the file. */
 export function classifyTensor(t: TensorInfo, ctx: NonLoraContext): NonLoraEntry {
+  const { category, reason } = classifyUncached(t, ctx);
+  return entry(t.name, category, reason);
+}
+
+interface Verdict {
+  readonly category: NonLoraCategory;
+  readonly reason: string;
+}
+
+/**
+ * The name with every all-digit segment written "0", or null when the last segment is all digits (the
+ * reason may quote it). No pattern here tells one number from another, so `layers.7.mlp.up.weight`
+ * and `layers.8.mlp.up.weight` classify alike and a model's thousands of layers share a few keys.
+ */
+function digitTemplate(name: string): string | null {
+  let out = '';
+  let copied = 0;
+  let start = 0;
+  let digits = true;
+  for (let i = 0; i <= name.length; i++) {
+    const c = i < name.length ? name.charCodeAt(i) : 0x2e;
+    if (c !== 0x2e) {
+      if (c < 0x30 || c > 0x39) digits = false;
+      continue;
+    }
+    if (digits && i > start) {
+      if (i === name.length) return null;
+      if (!(i - start === 1 && name.charCodeAt(start) === 0x30)) {
+        out += `${name.slice(copied, start)}0`;
+        copied = i;
+      }
+    }
+    start = i + 1;
+    digits = true;
+  }
+  return copied === 0 ? name : out + name.slice(copied);
+}
+
+/**
+ * classifyTensor's verdict through a cache keyed by the name's digit template, the role and whether
+ * the tensor holds at most one element (all the rest of the tensor it reads). Without
+ * modules_to_save only (those are matched against the exact module path). Stops growing at `limit`.
+ */
+export function cachedClassifier(ctx: NonLoraContext, limit = 65_536): (t: TensorInfo) => Verdict {
+  if (ctx.modulesToSave.length) return (t) => classifyUncached(t, ctx);
+  const cache = new Map<string, Verdict>();
+  return (t) => {
+    const template = digitTemplate(t.name);
+    if (template === null) return classifyUncached(t, ctx);
+    let n = 1;
+    for (const d of t.shape) n *= d;
+    const key = `${t.role ?? ''}|${n <= 1 ? 1 : 0}|${template}`;
+    let v = cache.get(key);
+    if (v === undefined) {
+      v = classifyUncached(t, ctx);
+      if (cache.size < limit) cache.set(key, v);
+    }
+    return v;
+  };
+}
+
+function classifyUncached(t: TensorInfo, ctx: NonLoraContext): Verdict {
   const name = t.name;
   const last = name.slice(name.lastIndexOf('.') + 1);
   // Each pattern is tested once: a model file sends every one of its tensors through here.
   const optimizer = OPTIMIZER_WORDS.test(name);
   const scheduler = SCHEDULER_WORDS.test(name);
   if (t.role === 'optimizer' || optimizer || scheduler) {
-    if (scheduler && !optimizer) return entry(name, 'scheduler', 'learning-rate scheduler state');
+    if (scheduler && !optimizer) return verdict('scheduler', 'learning-rate scheduler state');
     if (STEP_WORDS.test(last))
-      return entry(name, 'optimizer', 'optimizer step counter (per-parameter state)');
-    return entry(name, 'optimizer', `optimizer state (${last})`);
+      return verdict('optimizer', 'optimizer step counter (per-parameter state)');
+    return verdict('optimizer', `optimizer state (${last})`);
   }
   let numel = 1;
   for (const d of t.shape) numel *= d;
   if (numel <= 1 && STEP_WORDS.test(last))
-    return entry(name, 'step-counter', `training ${last} counter`);
+    return verdict('step-counter', `training ${last} counter`);
   if (TEXTUAL_INVERSION.test(name))
-    return entry(name, 'textual-inversion', 'textual-inversion embedding saved with the adapter');
+    return verdict('textual-inversion', 'textual-inversion embedding saved with the adapter');
   if (name.includes('trainable_tokens_delta'))
-    return entry(
-      name,
+    return verdict(
       'trainable-tokens',
       'PEFT trainable_token_indices: new rows for chosen token ids',
     );
@@ -62,37 +125,30 @@ export function classifyTensor(t: TensorInfo, ctx: NonLoraContext): NonLoraEntry
   const path = peftAt >= 0 ? name.slice(peftAt + PEFT_PREFIX.length) : name;
   const saved = savedModule(path, ctx.modulesToSave);
   if (saved)
-    return entry(name, 'modules-to-save', `full copy of ${saved} (adapter_config modules_to_save)`);
+    return verdict('modules-to-save', `full copy of ${saved} (adapter_config modules_to_save)`);
   const unsupported = unsupportedByTensor(name);
   if (unsupported)
-    return entry(
-      name,
+    return verdict(
       'unrecognized',
       `a PEFT ${unsupported.label} tensor: LoRA Lens does not support ${unsupported.label} adapters yet`,
     );
   if (EMBEDDING_WORDS.test(path))
-    return entry(
-      name,
+    return verdict(
       'embedding',
       'full embedding / output weights saved beside the adapter (embedding layer targeted or vocabulary resized)',
     );
   if (/\.base_layer\.(weight|bias)$/.test(name))
-    return entry(
-      name,
+    return verdict(
       'base-weight',
       'the frozen base weight under an adapter layer (in-memory PEFT naming)',
     );
   if (NORM_WORDS.test(path))
-    return entry(name, 'norm', 'norm weights saved beside the adapter (replace the base ones)');
-  if (t.role === 'buffer') return entry(name, 'other', 'a buffer, not a trained weight');
-  if (t.role === 'other') return entry(name, 'other', 'training-loop state (callbacks, loops)');
+    return verdict('norm', 'norm weights saved beside the adapter (replace the base ones)');
+  if (t.role === 'buffer') return verdict('other', 'a buffer, not a trained weight');
+  if (t.role === 'other') return verdict('other', 'training-loop state (callbacks, loops)');
   if (/\.(weight|bias)$/.test(name) || ctx.family === 'none')
-    return entry(
-      name,
-      'full-weight',
-      'a full weight saved beside the adapter, not a low-rank factor',
-    );
-  return entry(name, 'unrecognized', 'no adapter suffix and no known role');
+    return verdict('full-weight', 'a full weight saved beside the adapter, not a low-rank factor');
+  return verdict('unrecognized', 'no adapter suffix and no known role');
 }
 
 /** Plain values of a training checkpoint (torch `values`), grouped by their top-level key. */

@@ -68,7 +68,8 @@ export function formatBytes(bytes: number): string {
     v /= 1024;
     unit = u;
   }
-  const human = unit ? ` (${v.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${unit})` : '';
+  // formatDecimal writes what toLocaleString('en-US', …) does, without loading ICU (tens of ms).
+  const human = unit ? ` (${formatDecimal(v, 2)} ${unit})` : '';
   return `${fmt(bytes)} B${human}`;
 }
 

@@ -172,20 +172,6 @@ function placementKey(name: string): string {
   return copied === 0 ? name : out + name.slice(copied);
 }
 
-/** partOfName through a cache keyed by placementKey; the cache stops growing at `limit`. */
-function cachedPartOf(limit: number): (name: string) => ModelPart | null {
-  const cache = new Map<string, ModelPart | null>();
-  return (name) => {
-    const key = placementKey(name);
-    let part = cache.get(key);
-    if (part === undefined) {
-      part = partOfName(name);
-      if (cache.size < limit) cache.set(key, part);
-    }
-    return part;
-  };
-}
-
 /** Parameters and tensor counts by part. Every tensor lands in exactly one part. */
 export function parametersByPart(
   tensors: readonly { readonly name: string; readonly shape: readonly number[] }[],
@@ -194,30 +180,43 @@ export function parametersByPart(
   const convModules = new Set<string>();
   for (const t of tensors) if (t.shape.length >= 3) convModules.add(moduleOf(t.name));
 
-  const params = new Map<ModelPart, number>(MODEL_PARTS.map((p) => [p, 0]));
-  const counts = new Map<ModelPart, number>(MODEL_PARTS.map((p) => [p, 0]));
+  // Totals by index into MODEL_PARTS; the cache holds that index (or -1: no segment places it).
+  const params = MODEL_PARTS.map(() => 0);
+  const counts = MODEL_PARTS.map(() => 0);
+  const conv = MODEL_PARTS.indexOf('conv');
+  const norms = MODEL_PARTS.indexOf('norms');
+  const other = MODEL_PARTS.indexOf('other');
   let total = 0;
-  const partOf = cachedPartOf(65_536);
+  const cache = new Map<string, number>();
   for (const t of tensors) {
     let n = 1;
     for (const d of t.shape) n *= d;
+    const name = t.name;
+    const key = placementKey(name);
+    let placed = cache.get(key);
+    if (placed === undefined) {
+      const p = partOfName(name);
+      placed = p === null ? -1 : MODEL_PARTS.indexOf(p);
+      if (cache.size < 65_536) cache.set(key, placed);
+    }
     const part =
-      partOf(t.name) ??
-      (LDM_OUT_NORM.test(t.name) && t.shape.length === 1
-        ? 'norms'
-        : convModules.has(moduleOf(t.name))
-          ? 'conv'
-          : 'other');
-    params.set(part, (params.get(part) ?? 0) + n);
-    counts.set(part, (counts.get(part) ?? 0) + 1);
+      placed >= 0
+        ? placed
+        : LDM_OUT_NORM.test(name) && t.shape.length === 1
+          ? norms
+          : convModules.has(moduleOf(name))
+            ? conv
+            : other;
+    params[part] = (params[part] ?? 0) + n;
+    counts[part] = (counts[part] ?? 0) + 1;
     total += n;
   }
   return {
-    parts: MODEL_PARTS.map((part) => ({
+    parts: MODEL_PARTS.map((part, i) => ({
       part,
       label: PART_LABELS[part],
-      parameters: params.get(part) ?? 0,
-      tensors: counts.get(part) ?? 0,
+      parameters: params[i] ?? 0,
+      tensors: counts[i] ?? 0,
     })),
     parameters: total,
     tensors: tensors.length,

@@ -68,34 +68,6 @@ function indexAt(name: string, at: number): { value: number; end: number } | nul
   return { value: Number(name.slice(at, end)), end: end + 1 };
 }
 
-interface Split {
-  pre: string;
-  container: string;
-  index: number;
-  rest: string;
-}
-
-function splitBlock(name: string): Split | null {
-  let start = 0;
-  while (start < name.length) {
-    for (const c of CONTAINERS) {
-      if (!name.startsWith(c, start)) continue;
-      const idx = indexAt(name, start + c.length);
-      if (idx === null) continue;
-      return {
-        pre: name.slice(0, start),
-        container: c.slice(0, -1),
-        index: idx.value,
-        rest: name.slice(idx.end),
-      };
-    }
-    const dot = name.indexOf('.', start);
-    if (dot < 0) return null;
-    start = dot + 1;
-  }
-  return null;
-}
-
 /** `experts.N.tail` → `experts.*.tail`, with N; the rest unchanged when it has no expert index. */
 function foldExpert(rest: string): { key: string; expert: number } {
   const at = rest.indexOf(EXPERTS);
@@ -108,26 +80,74 @@ function foldExpert(rest: string): { key: string; expert: number } {
   };
 }
 
+/**
+ * Names are split at the first `<container>.<N>.` segment pair. findBlock returns the length of the
+ * text before it (or -1) and leaves the container, N and where the rest starts here: no object per name.
+ */
+let foundContainer = '';
+let foundIndex = 0;
+let foundEnd = 0;
+
+function findBlock(name: string): number {
+  let start = 0;
+  while (start < name.length) {
+    for (const c of CONTAINERS) {
+      if (!name.startsWith(c, start)) continue;
+      const at = start + c.length;
+      let end = at;
+      let value = 0;
+      while (end < name.length && end - at < 10) {
+        const ch = name.charCodeAt(end);
+        if (ch < 48 || ch > 57) break;
+        value = value * 10 + (ch - 48);
+        end++;
+      }
+      if (end === at || end - at > 9 || name.charCodeAt(end) !== 46) continue;
+      foundContainer = c;
+      foundIndex = value;
+      foundEnd = end + 1;
+      return start;
+    }
+    const dot = name.indexOf('.', start);
+    if (dot < 0) return -1;
+    start = dot + 1;
+  }
+  return -1;
+}
+
 function scan(facts: ModelFacts): BlockScan {
   const groups = new Map<string, BlockGroup>();
+  // Per container, the groups by pre: no `pre + container` key string per tensor.
+  const byContainer = new Map<string, Map<string, BlockGroup>>();
   for (const t of facts.tensors) {
-    const s = splitBlock(t.name);
-    if (s === null) continue;
-    const gk = `${s.pre}\u0000${s.container}`;
-    let g = groups.get(gk);
+    const name = t.name;
+    const preLen = findBlock(name);
+    if (preLen < 0) continue;
+    const c = foundContainer;
+    const index = foundIndex;
+    const restAt = foundEnd;
+    let pres = byContainer.get(c);
+    if (pres === undefined) byContainer.set(c, (pres = new Map()));
+    const pre = preLen === 0 ? '' : name.slice(0, preLen);
+    let g = pres.get(pre);
     if (g === undefined) {
       if (groups.size >= MAX_GROUPS) continue;
+      const container = c.slice(0, -1);
       g = {
-        pre: s.pre,
-        container: s.container,
+        pre,
+        container,
         rests: new Map(),
         layers: new Set(),
         layerMax: -1,
         expertMax: -1,
       };
-      groups.set(gk, g);
+      pres.set(pre, g);
+      groups.set(`${pre}\u0000${container}`, g);
     }
-    const { key, expert } = foldExpert(s.rest);
+    const rest = name.slice(restAt);
+    let key = rest;
+    let expert = -1;
+    if (rest.includes(EXPERTS)) ({ key, expert } = foldExpert(rest));
     let r = g.rests.get(key);
     if (r === undefined) {
       if (g.rests.size >= MAX_RESTS) continue;
@@ -136,8 +156,8 @@ function scan(facts: ModelFacts): BlockScan {
     }
     r.count++;
     r.params += Array.isArray(t.shape) ? numel(t.shape) : 0;
-    g.layers.add(s.index);
-    if (s.index > g.layerMax) g.layerMax = s.index;
+    g.layers.add(index);
+    if (index > g.layerMax) g.layerMax = index;
     if (expert > g.expertMax) g.expertMax = expert;
   }
   return { groups };
