@@ -139,6 +139,8 @@ async function buildAll(
     const model = await buildDocumentModel(checkpoint, 'x.safetensors', 'ranged', t1 - t0);
     const t3 = performance.now();
     if (i === 0) buildMs = t1 - t0 + (t3 - t2);
+    // The Overview asks for the model report right after the first paint: it is kept, so count it.
+    model.fileModel();
     held.push({ checkpoint, model });
   }
   return { held, buildMs, checkpointHeapMb };
@@ -252,7 +254,7 @@ async function main(): Promise<void> {
       `  retained RSS ${fmt(grown)} MB (goal ${Number.isFinite(goal.rss) ? `≤ ${goal.rss}` : '—'}: ${Number.isFinite(goal.rss) ? (met ? 'met' : 'NOT met') : 'n/a'})` +
         `   heap+external ${fmt(r.heapMb)} MB per document (checkpoint alone ${r.checkpointHeapMb.toFixed(1)} MB)`,
       `  peak RSS during build +${fmt(r.peakMb)} MB   after release: heap ${fmt(r.releasedHeapMb)} MB, RSS ${fmt(r.releasedRssMb)} MB`,
-      `  build ${fmt(r.buildMs, 0)} ms (open+validate+model+trees) vs JSON.parse floor ${fmt(r.floorMs, 0)} ms = ${(r.buildMs / r.floorMs).toFixed(1)}×` +
+      `  build ${fmt(r.buildMs, 0)} ms (open+validate+analysis+trees: before the first paint) vs JSON.parse floor ${fmt(r.floorMs, 0)} ms = ${(r.buildMs / r.floorMs).toFixed(1)}×` +
         (name === '1×1M'
           ? `  (goal: well under 2000 ms: ${r.buildMs < 1000 ? 'met' : 'NOT met'})`
           : ''),

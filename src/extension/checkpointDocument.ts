@@ -5,6 +5,7 @@ import type { TreeViews } from '../core/view/treeViews.js';
 import type { LoraAnalysis } from '../core/lora/index.js';
 import type { SummaryDto } from '../shared/protocol.js';
 import { buildDocumentModel } from './documentModel.js';
+import type { ModelDto } from '../shared/modelProtocol.js';
 import { openUri } from './fileAccess.js';
 import { log, timed } from './log.js';
 
@@ -15,6 +16,7 @@ export type LoadResult =
       readonly summary: SummaryDto;
       readonly tree: TreeViews;
       readonly analysis: LoraAnalysis;
+      readonly fileModel: () => ModelDto | undefined;
     }
   | { readonly ok: false; readonly error: CheckpointError };
 
@@ -62,7 +64,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     try {
       const { value, ms } = await timed(`open ${this.uri.toString(true)}`, () => openUri(this.uri));
       const { checkpoint, access } = value;
-      const { summary, tree, analysis } = await buildDocumentModel(
+      const { summary, tree, analysis, fileModel } = await buildDocumentModel(
         checkpoint,
         this.fileName,
         access,
@@ -71,7 +73,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       log().info(
         `${this.fileName}: ${checkpoint.tensors.length} tensors, ${checkpoint.parameterCount} parameters (${access} read)`,
       );
-      return { ok: true, checkpoint, summary, tree, analysis };
+      return { ok: true, checkpoint, summary, tree, analysis, fileModel };
     } catch (e) {
       const error = toCheckpointError(e);
       log().warn(`${this.fileName}: ${error.code}: ${error.message}`);

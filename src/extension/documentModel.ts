@@ -9,12 +9,15 @@ import { analyzeLora, type LoraAnalysis } from '../core/lora/index.js';
 import { scalarReader } from '../core/lora/checkpointScalars.js';
 import { loraSummaryDto } from '../core/lora/summaryDto.js';
 import type { SummaryDto } from '../shared/protocol.js';
+import type { ModelDto } from '../shared/modelProtocol.js';
 
 /** What an open editor document keeps besides its checkpoint. */
 export interface DocumentModel {
   readonly summary: SummaryDto;
   readonly tree: TreeViews;
   readonly analysis: LoraAnalysis;
+  /** A model's report, built on first ask (it walks every tensor: at 1M tensors, seconds). */
+  readonly fileModel: () => ModelDto | undefined;
 }
 
 /**
@@ -31,8 +34,11 @@ export async function buildDocumentModel(
   const analysis = await analyzeLora(checkpoint, { readScalar: scalarReader(checkpoint) });
   const lora = analysis.family === 'none' ? undefined : loraSummaryDto(analysis);
   const quantization = quantizationSummary(checkpoint);
-  // A model gets "what is it" (header only, linear); an adapter its layers × modules grid.
-  const model = analysis.modules.length === 0 ? modelDto(modelReport(checkpoint)) : undefined;
+  // A model gets "what is it" (header only, linear; asked for after the first paint); an adapter its
+  // layers × modules grid.
+  const hasModel = analysis.modules.length === 0;
+  let model: ModelDto | undefined;
+  const fileModel = () => (hasModel ? (model ??= modelDto(modelReport(checkpoint))) : undefined);
   const coverage = analysis.modules.length > 0 ? coverageDto(checkpoint, analysis) : undefined;
   const summary: SummaryDto = {
     fileName,
@@ -54,7 +60,7 @@ export async function buildDocumentModel(
     warnings: [...(checkpoint.warnings ?? [])],
     ...(lora ? { lora } : {}),
     ...(quantization ? { quantization } : {}),
-    ...(model ? { model } : {}),
+    ...(hasModel ? { hasModel } : {}),
     ...(coverage ? { coverage } : {}),
     values: Object.entries(checkpoint.values ?? {})
       .slice(0, 500)
@@ -71,5 +77,5 @@ export async function buildDocumentModel(
     new TensorTree(checkpoint.tensors),
     analysis.modules.length ? moduleTree(checkpoint.tensors, analysis) : undefined,
   );
-  return { summary, tree, analysis };
+  return { summary, tree, analysis, fileModel };
 }

@@ -253,6 +253,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return metadataEntry(key, value);
       },
       computeStats: () => this.stats.compute(document),
+      fileModel: async () => ({ model: (await loaded()).fileModel() ?? null }),
       baseModel: () =>
         baseModelDto(
           this.bases.baseFor(document.uri),

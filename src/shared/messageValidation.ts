@@ -84,6 +84,7 @@ const REQUEST_PARAMS: { readonly [M in Method]: Shape } = {
   retarget: { module: NAME },
   computeStats: NONE,
   baseModel: NONE,
+  fileModel: NONE,
   smoke: NONE,
   runSmoke: NONE,
   cancelSmoke: NONE,

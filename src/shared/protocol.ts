@@ -136,8 +136,11 @@ export interface SummaryDto {
   readonly lora?: LoraSummaryDto;
   /** Quantized weights (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, GGUF blocks), when any. */
   readonly quantization?: QuantizationDto;
-  /** A model (not an adapter): what it is, its parameters by part, and memory estimates. */
-  readonly model?: ModelDto;
+  /**
+   * A model (not an adapter) has a model report (what it is, parameters by part, memory): true here,
+   * the report itself comes from the `fileModel` request, after the first paint.
+   */
+  readonly hasModel?: boolean;
   /** An adapter: the layers × module types it patches. */
   readonly coverage?: CoverageDto;
   /** How the file was read: header ranges of a local file, or whole through the workspace file system. */
@@ -448,6 +451,8 @@ export interface Requests {
   retarget: { params: { module: string }; result: MappingViewDto };
   /** Streams every module's tensors once (cached per file); the host shows progress with Cancel. */
   computeStats: { params: Record<string, never>; result: StatsDto };
+  /** The opened model's own report (summary.hasModel), computed on first ask and kept. */
+  fileModel: { params: Record<string, never>; result: { model: ModelDto | null } };
   /** An adapter's base model report (architecture, memory at this adapter's rank), once a base is chosen. */
   baseModel: { params: Record<string, never>; result: BaseModelDto };
   /** The Smoke tab's state (the last report of this adapter and base, or why a run cannot start). */

@@ -55,6 +55,7 @@ function pair() {
     retarget: () => NO_MAPPING,
     computeStats: () => ({ modules: 0, ms: 0, rows: [], totals: [], warnings: [] }),
     baseModel: () => ({ base: null, model: null, note: 'no base', declared: null }),
+    fileModel: () => ({ model: null }),
     smoke: () => NO_SMOKE,
     runSmoke: () => null,
     cancelSmoke: () => null,

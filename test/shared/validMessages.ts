@@ -24,6 +24,7 @@ export const VALID_PARAMS: { readonly [M in Method]: Record<string, unknown> } =
   retarget: { module: 'm' },
   computeStats: {},
   baseModel: {},
+  fileModel: {},
   smoke: {},
   runSmoke: {},
   cancelSmoke: {},

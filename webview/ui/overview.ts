@@ -102,7 +102,7 @@ export function renderOverview(
     summary.lora ? renderAdapterPanel(summary.lora, rpc, options.charts !== false) : null,
     summary.coverage ? renderCoverageGrid(summary.coverage) : null,
     summary.coverage ? baseModelSection(rpc) : null,
-    summary.model ? renderModelSection(summary.model, l10n.t('Model')) : null,
+    summary.hasModel ? fileModelSection(rpc) : null,
     summary.quantization ? quantizationSection(summary.quantization) : null,
     dtypeTable(summary),
     metadataSection(summary.metadata, rpc),
@@ -111,6 +111,19 @@ export function renderOverview(
       ? entriesSection(l10n.t('Configuration files'), 'configs', summary.configs, rpc)
       : null,
   );
+}
+
+/** A model's own report, asked for once the Overview shows: at a million tensors it takes seconds. */
+function fileModelSection(rpc: Rpc): HTMLElement {
+  const box = h('div', { className: 'file-model' });
+  void rpc.request('fileModel', {}).then(
+    (r) => box.replaceChildren(r.model ? renderModelSection(r.model, l10n.t('Model')) : ''),
+    (e: unknown) =>
+      box.replaceChildren(
+        h('p', { className: 'warning' }, e instanceof Error ? e.message : String(e)),
+      ),
+  );
+  return box;
 }
 
 /** An adapter's base model (architecture, memory at this adapter's rank), asked for once the Overview shows. */
