@@ -10,6 +10,7 @@ import { CheckpointError } from './errors.js';
 import { byteRangeOf } from './tensorRange.js';
 import { TensorIndex, tensorTotals } from './tensorTable.js';
 import { countTextKeys, findDuplicateKey } from './jsonKeys.js';
+import { scanHeader } from './safetensorsScan.js';
 
 /** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -166,6 +167,19 @@ function makeEntry(
   };
 }
 
+const looksLikeTensor = (value: object): boolean =>
+  'dtype' in value && 'shape' in value && 'data_offsets' in value;
+
+/** A metadata entry; defineProperty keeps a "__proto__" key an ordinary entry. */
+function setMetadata(metadata: Record<string, string>, k: string, v: string): void {
+  Object.defineProperty(metadata, k, {
+    value: v,
+    enumerable: true,
+    writable: false,
+    configurable: false,
+  });
+}
+
 function parseMetadata(value: unknown): Record<string, string> {
   const metadata = Object.create(null) as Record<string, string>;
   if (value === null || value === undefined) return metadata;
@@ -175,8 +189,7 @@ function parseMetadata(value: unknown): Record<string, string> {
       `invalid JSON in header: __metadata__ must be an object of strings, but is ${describe(value)}`,
     );
   }
-  const looksLikeTensor = 'dtype' in value && 'shape' in value && 'data_offsets' in value;
-  if (looksLikeTensor) {
+  if (looksLikeTensor(value)) {
     throw fail(
       'ReservedTensorName',
       'a tensor may not be named "__metadata__": that key is reserved for metadata',
@@ -191,13 +204,7 @@ function parseMetadata(value: unknown): Record<string, string> {
         k,
       );
     }
-    // defineProperty keeps a "__proto__" key an ordinary entry.
-    Object.defineProperty(metadata, k, {
-      value: v,
-      enumerable: true,
-      writable: false,
-      configurable: false,
-    });
+    setMetadata(metadata, k, v);
   }
   return metadata;
 }
@@ -351,8 +358,75 @@ export function parseHeader(
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * The fast path: the header bytes scanned straight into entries (safetensorsScan.ts), then the same
+ * checks as parseHeader. Undefined when the header is outside the scanner's subset or fails any check:
+ * the caller then runs parseHeader, so every refusal keeps parseHeader's code and message.
+ */
+function scanHeaderBytes(
+  bytes: Uint8Array,
+  headerLength: number,
+  fileSize: number,
+): { tensors: TensorInfo[]; metadata: Record<string, string> } | undefined {
+  const dataStart = 8 + headerLength;
+  const metadata = Object.create(null) as Record<string, string>;
+  const entries: Entry[] = [];
+  const spans: number[] = [];
+  const intern = new Interner();
+  try {
+    const read = scanHeader(bytes, {
+      tensor(name, dtype, shape, begin, end) {
+        const entry = makeEntry(name, dtype, intern.shape(shape), begin, end, dataStart, intern);
+        spans.push(begin, end);
+        entries.push(entry);
+      },
+      metadata(k, v) {
+        setMetadata(metadata, k, v);
+      },
+    });
+    if (!read || looksLikeTensor(metadata)) return undefined;
+    return { tensors: validateLayout(entries, spans, headerLength, fileSize), metadata };
+  } catch (e) {
+    if (e instanceof CheckpointError) return undefined;
+    throw e;
+  }
+}
+
+export interface HeaderParseOptions {
+  /** False skips the fast path and always parses the header text with JSON.parse (tests, benches). */
+  fastPath?: boolean;
+}
+
+/** Parses and validates the header bytes (after the length prefix); exported for tests and benches. */
+export function parseHeaderBytes(
+  bytes: Uint8Array,
+  headerLength: number,
+  fileSize: number,
+  options: HeaderParseOptions = {},
+): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  if (options.fastPath !== false) {
+    const scanned = scanHeaderBytes(bytes, headerLength, fileSize);
+    if (scanned) return scanned;
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw fail('InvalidHeader', 'invalid UTF-8 in header');
+  }
+  return parseHeader(text, headerLength, fileSize);
+}
+
 /** Reads only the length prefix and the header; never the tensor data. */
 export async function openSafetensors(source: ByteSource): Promise<Checkpoint> {
+  return openSafetensorsWith(source);
+}
+
+/** openSafetensors with parse options; `{ fastPath: false }` is for tests and benches. */
+export async function openSafetensorsWith(
+  source: ByteSource,
+  options: HeaderParseOptions = {},
+): Promise<Checkpoint> {
   if (source.size < 8) {
     throw fail(
       'HeaderTooSmall',
@@ -375,13 +449,7 @@ export async function openSafetensors(source: ByteSource): Promise<Checkpoint> {
     );
   }
   const headerBytes = await source.read(8, headerLength);
-  let text: string;
-  try {
-    text = utf8.decode(headerBytes);
-  } catch {
-    throw fail('InvalidHeader', 'invalid UTF-8 in header');
-  }
-  const { tensors, metadata } = parseHeader(text, headerLength, source.size);
+  const { tensors, metadata } = parseHeaderBytes(headerBytes, headerLength, source.size, options);
   return new SafetensorsCheckpoint(source, headerLength, tensors, metadata);
 }
 
