@@ -22,10 +22,41 @@ export function isShardIndexName(name: string): boolean {
 }
 
 interface ParsedIndex {
-  readonly weightMap: Map<string, string>;
+  /** Tensor name → shard file (checked), over the parsed JSON object itself: no second 1M-entry map. */
+  readonly weightMap: WeightMap;
   readonly shards: string[];
   readonly metadata: Record<string, PlainValue>;
   readonly totalSize: number | undefined;
+}
+
+/** The index's weight_map, read through the parsed object; values are the checked shard paths. */
+class WeightMap {
+  constructor(
+    private readonly raw: Readonly<Record<string, string>>,
+    private readonly names: readonly string[],
+    private readonly checked: ReadonlyMap<string, string>,
+  ) {
+    this.same = [...checked].every(([raw, file]) => raw === file);
+  }
+
+  /** Every shard name is already its checked path (the usual case): no second lookup. */
+  private readonly same: boolean;
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  get(tensor: string): string | undefined {
+    // Every own value is a string (checked); what the prototype has under a name ("constructor",
+    // "__proto__") never is.
+    const shard: unknown = this.raw[tensor];
+    if (typeof shard !== 'string') return undefined;
+    return this.same ? shard : this.checked.get(shard);
+  }
+
+  *entries(): Generator<[string, string]> {
+    for (const name of this.names) yield [name, this.get(name) as string];
+  }
 }
 
 function parseIndex(raw: unknown, indexName: string): ParsedIndex {
@@ -34,25 +65,21 @@ function parseIndex(raw: unknown, indexName: string): ParsedIndex {
   if (!isPlainObject(raw)) throw bad('the index must be a JSON object');
   const map = raw.weight_map;
   if (!isPlainObject(map)) throw bad('"weight_map" must be an object of tensor name → shard file');
-  const weightMap = new Map<string, string>();
+  const names = Object.keys(map);
+  if (names.length > MAX_WEIGHT_MAP_ENTRIES)
+    throw new CheckpointError(
+      'LimitExceeded',
+      `${indexName}: more than ${MAX_WEIGHT_MAP_ENTRIES} weight_map entries`,
+    );
   // A real index names a handful of shards a million times over: check each distinct name once.
   const checked = new Map<string, string>();
-  for (const tensor in map) {
+  for (const tensor of names) {
     const shard = map[tensor];
     if (typeof shard !== 'string' || shard.length === 0)
       throw bad(`"weight_map" gives tensor "${tensor}" a shard that is not a file name`);
-    if (weightMap.size >= MAX_WEIGHT_MAP_ENTRIES)
-      throw new CheckpointError(
-        'LimitExceeded',
-        `${indexName}: more than ${MAX_WEIGHT_MAP_ENTRIES} weight_map entries`,
-      );
-    let file = checked.get(shard);
-    if (file === undefined) {
-      file = checkRelativePath(shard, 'the model folder');
-      checked.set(shard, file);
-    }
-    weightMap.set(tensor, file);
+    if (!checked.has(shard)) checked.set(shard, checkRelativePath(shard, 'the model folder'));
   }
+  const weightMap = new WeightMap(map as Record<string, string>, names, checked);
   const shards = new Set(checked.values());
   if (shards.size > MAX_SHARDS)
     throw new CheckpointError('LimitExceeded', `${indexName}: more than ${MAX_SHARDS} shards`);
@@ -115,6 +142,20 @@ export async function openShardedIndex(
   }
 }
 
+/** `t` with its shard file; a plain safetensors entry is rebuilt as one literal (faster than a spread). */
+function inShard(t: TensorInfo, file: string): TensorInfo {
+  if (t.role !== undefined || t.storage || t.consumers || t.quant) return { ...t, file };
+  return {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    offset: t.offset,
+    byteLength: t.byteLength,
+    parameterCount: t.parameterCount,
+    file,
+  };
+}
+
 class ShardedCheckpoint implements Checkpoint {
   readonly format = 'sharded-safetensors' as const;
   readonly name: string;
@@ -152,7 +193,7 @@ class ShardedCheckpoint implements Checkpoint {
           firstExtra ??= t.name;
           continue;
         }
-        tensors.push({ ...t, file: shard });
+        tensors.push(inShard(t, shard));
       }
       if (extra)
         warnings.push(
@@ -162,7 +203,7 @@ class ShardedCheckpoint implements Checkpoint {
     if (tensors.length !== index.weightMap.size) {
       // Some entry names a tensor its shard does not hold: find the first, in index order.
       const held = new Set(tensors.map((t) => t.name));
-      for (const [tensorName, shard] of index.weightMap) {
+      for (const [tensorName, shard] of index.weightMap.entries()) {
         if (held.has(tensorName)) continue;
         throw new CheckpointError(
           'ShardTensorMissing',
