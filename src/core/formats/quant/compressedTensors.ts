@@ -50,12 +50,17 @@ interface Candidate {
 /** Modules with `weight_packed` I32, or an I8 `weight` beside a `weight_scale`: one pass. */
 function candidates(ctx: QuantContext): Candidate[] {
   const out: Candidate[] = [];
+  // Modules with a weight_scale, found in one pass: an int8 model without scales (or a million I8
+  // scalars) costs no name lookups.
+  const scaled = new Set<string>();
+  for (const t of ctx.tensors)
+    if (t.name.endsWith('.weight_scale')) scaled.add(t.name.slice(0, -'.weight_scale'.length));
   for (const t of ctx.tensors) {
     if (t.name.endsWith('.weight_packed') && t.dtype === 'I32')
       out.push({ module: t.name.slice(0, -'.weight_packed'.length), values: t, packed: true });
-    else if (t.name.endsWith('.weight') && t.dtype === 'I8') {
+    else if (scaled.size > 0 && t.dtype === 'I8' && t.name.endsWith('.weight')) {
       const module = t.name.slice(0, -'.weight'.length);
-      if (ctx.byName.has(`${module}.weight_scale`)) out.push({ module, values: t, packed: false });
+      if (scaled.has(module)) out.push({ module, values: t, packed: false });
     }
   }
   return out;
