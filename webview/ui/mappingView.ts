@@ -7,6 +7,7 @@ import {
 } from '../../src/shared/protocol.js';
 import type { Rpc } from '../rpc.js';
 import { h, icon } from './dom.js';
+import { PagedRows, visibleRange } from './pagedRows.js';
 import { TensorList } from './tensorList.js';
 import '../l10n.js';
 import { movementKeys, scrollRowIntoView } from './listMoves.js';
@@ -48,10 +49,21 @@ export class MappingView {
   readonly element: HTMLElement;
   private view: MappingViewDto | undefined;
   private table: MappingTableDto = NO_MAPPING_TABLE;
-  private readonly pages = new Map<number, MappingRowDto[]>();
+  private readonly pages = new PagedRows<MappingRowDto>(
+    PAGE,
+    async (start, count) => {
+      const res = await this.rpc.request('mappingRows', { start, count });
+      return { version: res.state.version, rows: res.rows };
+    },
+    () => this.table.version,
+    (ok) => {
+      if (!ok) this.holdPaint = false;
+      this.queueRender();
+    },
+    MAX_PAGES,
+  );
   /** The row elements on screen, by index: a scroll builds only the rows that come into view. */
   private shownRows = new Map<number, { row: MappingRowDto; selected: boolean; el: HTMLElement }>();
-  private readonly inflight = new Set<number>();
   private selected = 0;
   private filterTimer: number | undefined;
   private renderQueued = false;
@@ -139,7 +151,6 @@ export class MappingView {
   private setTable(state: MappingTableDto, resetScroll = false): void {
     if (state.version !== this.table.version) {
       this.pages.clear();
-      this.inflight.clear();
       this.shownRows.clear();
       this.holdPaint = this.rowsLayer.childElementCount > 0;
     }
@@ -327,22 +338,14 @@ export class MappingView {
     });
   }
 
-  private visibleRange(): [number, number] {
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const count = Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;
-    return [first, Math.min(this.table.rowCount, first + count)];
-  }
-
   private renderRows(): void {
-    const [first, last] = this.visibleRange();
-    const version = this.table.version;
-    for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++)
-      this.ensurePage(p, version);
+    const [first, last] = visibleRange(this.viewport, ROW_HEIGHT, OVERSCAN, this.table.rowCount);
+    this.pages.ensure(first, last);
     if (this.holdPaint) {
       let loaded = true;
       for (let i = first; i < last && loaded; i++) loaded = this.rowAt(i) !== undefined;
       // No flash of placeholders: the page is on its way, and its arrival paints.
-      if (!loaded && this.inflight.size > 0) return;
+      if (!loaded && this.pages.pending) return;
       this.holdPaint = false;
     }
     const out: HTMLElement[] = [];
@@ -367,29 +370,8 @@ export class MappingView {
       this.rowsLayer.replaceChildren(...out);
   }
 
-  private ensurePage(page: number, version: number): void {
-    if (this.pages.has(page) || this.inflight.has(page)) return;
-    this.inflight.add(page);
-    void this.rpc
-      .request('mappingRows', { start: page * PAGE, count: PAGE })
-      .then((res) => {
-        if (this.table.version !== version) return;
-        this.inflight.delete(page);
-        if (res.state.version !== version) return;
-        this.pages.set(page, res.rows);
-        if (this.pages.size > MAX_PAGES)
-          this.pages.delete(this.pages.keys().next().value as number);
-        this.queueRender();
-      })
-      .catch(() => {
-        this.inflight.delete(page);
-        this.holdPaint = false;
-        this.queueRender();
-      });
-  }
-
   private rowAt(index: number): MappingRowDto | undefined {
-    return this.pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+    return this.pages.rowAt(index);
   }
 
   private placeholder(index: number): HTMLElement {

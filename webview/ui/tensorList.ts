@@ -3,6 +3,7 @@ import { formatBytes, formatCount, formatInt, formatShape } from '../../src/shar
 import type { Grouping, TreeRowDto, TreeStateDto } from '../../src/shared/protocol.js';
 import { saveViewState, type Rpc } from '../rpc.js';
 import { h, highlighted, icon } from './dom.js';
+import { PagedRows, visibleRange } from './pagedRows.js';
 import '../l10n.js';
 import { movementKeys, scrollRowIntoView } from './listMoves.js';
 
@@ -18,8 +19,17 @@ const INDENT = 14;
 export class TensorList {
   readonly element: HTMLElement;
   private state: TreeStateDto;
-  private readonly pages = new Map<number, TreeRowDto[]>();
-  private readonly inflight = new Set<number>();
+  private readonly pages = new PagedRows<TreeRowDto>(
+    PAGE,
+    async (start, count) => {
+      const res = await this.rpc.request('rows', { start, count, tree: this.which });
+      return { version: res.state.version, rows: res.rows };
+    },
+    () => this.state.version,
+    (ok) => {
+      if (ok) this.queueRender();
+    },
+  );
   private readonly viewport: HTMLElement;
   private readonly spacer: HTMLElement;
   private readonly rowsLayer: HTMLElement;
@@ -210,7 +220,6 @@ export class TensorList {
     if (state.version === this.state.version) return;
     this.state = state;
     this.pages.clear();
-    this.inflight.clear();
     if (resetScroll) {
       this.viewport.scrollTop = 0;
       this.selected = 0;
@@ -264,37 +273,15 @@ export class TensorList {
     });
   }
 
-  private visibleRange(): [number, number] {
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const count = Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN;
-    return [first, Math.min(this.state.rowCount, first + count)];
-  }
-
   private render(): void {
-    const [first, last] = this.visibleRange();
-    const version = this.state.version;
-    for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++)
-      this.ensurePage(p, version);
+    const [first, last] = visibleRange(this.viewport, ROW_HEIGHT, OVERSCAN, this.state.rowCount);
+    this.pages.ensure(first, last);
     const out: HTMLElement[] = [];
     for (let i = first; i < last; i++) {
-      const row = this.pages.get(Math.floor(i / PAGE))?.[i % PAGE];
+      const row = this.pages.rowAt(i);
       out.push(row ? this.rowElement(row, i) : this.placeholder(i));
     }
     this.rowsLayer.replaceChildren(...out);
-  }
-
-  private ensurePage(page: number, version: number): void {
-    if (this.pages.has(page) || this.inflight.has(page)) return;
-    this.inflight.add(page);
-    void this.rpc
-      .request('rows', { start: page * PAGE, count: PAGE, tree: this.which })
-      .then((res) => {
-        this.inflight.delete(page);
-        if (res.state.version !== version || this.state.version !== version) return;
-        this.pages.set(page, res.rows);
-        if (this.pages.size > 200) this.pages.delete(this.pages.keys().next().value as number);
-        this.queueRender();
-      });
   }
 
   private placeholder(index: number): HTMLElement {
@@ -392,7 +379,7 @@ export class TensorList {
   }
 
   private rowAt(index: number): TreeRowDto | undefined {
-    return this.pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+    return this.pages.rowAt(index);
   }
 
   private onClick(e: MouseEvent): void {

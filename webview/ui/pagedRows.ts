@@ -1,0 +1,76 @@
+/**
+ * What a windowed list (the tensor tree, the Mapping table) keeps of the host's rows: pages fetched as
+ * they come into view, at most one request per page, the oldest pages dropped past a bound. A page
+ * answered for an older state version is dropped, so a list never mixes two states.
+ */
+export class PagedRows<R> {
+  private readonly pages = new Map<number, readonly R[]>();
+  private readonly inflight = new Set<number>();
+
+  constructor(
+    private readonly pageSize: number,
+    /** Asks the host for rows [start, start + count) and the state version they belong to. */
+    private readonly fetch: (
+      start: number,
+      count: number,
+    ) => Promise<{ readonly version: number; readonly rows: readonly R[] }>,
+    /** The list's state version now. */
+    private readonly version: () => number,
+    /** A page arrived (true) or its request failed (false): time to draw again. */
+    private readonly settled: (ok: boolean) => void,
+    private readonly maxPages = 200,
+  ) {}
+
+  /** Forgets every page (the state changed). */
+  clear(): void {
+    this.pages.clear();
+    this.inflight.clear();
+  }
+
+  /** Whether a page is still on its way. */
+  get pending(): boolean {
+    return this.inflight.size > 0;
+  }
+
+  rowAt(index: number): R | undefined {
+    return this.pages.get(Math.floor(index / this.pageSize))?.[index % this.pageSize];
+  }
+
+  /** Requests the pages that rows [first, last) need and does not have or wait for yet. */
+  ensure(first: number, last: number): void {
+    const version = this.version();
+    const lastPage = Math.floor(Math.max(first, last - 1) / this.pageSize);
+    for (let page = Math.floor(first / this.pageSize); page <= lastPage; page++) {
+      if (this.pages.has(page) || this.inflight.has(page)) continue;
+      this.inflight.add(page);
+      this.fetch(page * this.pageSize, this.pageSize).then(
+        (res) => {
+          // After a clear(), this page's marker belongs to a newer request: leave it.
+          if (this.version() !== version) return;
+          this.inflight.delete(page);
+          if (res.version !== version) return;
+          this.pages.set(page, res.rows);
+          if (this.pages.size > this.maxPages)
+            this.pages.delete(this.pages.keys().next().value as number);
+          this.settled(true);
+        },
+        () => {
+          this.inflight.delete(page);
+          this.settled(false);
+        },
+      );
+    }
+  }
+}
+
+/** The rows [first, last) a fixed-height list shows at its scroll position, with `overscan` rows either side. */
+export function visibleRange(
+  viewport: HTMLElement,
+  rowHeight: number,
+  overscan: number,
+  rowCount: number,
+): [number, number] {
+  const first = Math.max(0, Math.floor(viewport.scrollTop / rowHeight) - overscan);
+  const count = Math.ceil(viewport.clientHeight / rowHeight) + 2 * overscan;
+  return [first, Math.min(rowCount, first + count)];
+}
