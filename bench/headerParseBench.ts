@@ -10,57 +10,14 @@
  * held), then the best of 3 more opens.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFixture } from './llamaHeaderFixture.js';
 import { FileByteSource } from '../src/core/formats/byteSource.js';
 import { openSafetensorsWith } from '../src/core/formats/safetensors.js';
 
 const DIR = '.bench-tmp/header-parse';
 const MB = 1024 * 1024;
-
-const KINDS: readonly (readonly [string, readonly number[]])[] = [
-  ['self_attn.q_proj.weight', [64, 64]],
-  ['self_attn.k_proj.weight', [16, 64]],
-  ['self_attn.v_proj.weight', [16, 64]],
-  ['self_attn.o_proj.weight', [64, 64]],
-  ['mlp.gate_proj.weight', [128, 64]],
-  ['mlp.up_proj.weight', [128, 64]],
-  ['mlp.down_proj.weight', [64, 128]],
-  ['input_layernorm.weight', [64]],
-  ['post_attention_layernorm.weight', [64]],
-];
-
-async function writeFixture(path: string, count: number, tiny: boolean): Promise<void> {
-  if (existsSync(path)) return;
-  const parts: string[] = ['{"__metadata__":{"format":"pt"}'];
-  let offset = 0;
-  for (let n = 0, layer = 0; n < count; layer++) {
-    for (const [kind, shape] of KINDS) {
-      if (n++ >= count) break;
-      const s = tiny ? [] : shape;
-      const size = tiny ? 1 : s.reduce((a, b) => a * b, 1) * 2;
-      parts.push(
-        `,"${tiny ? '' : 'model.'}layers.${layer}.${kind}":{"dtype":"${tiny ? 'I8' : 'F16'}","shape":[${s.join(',')}],"data_offsets":[${offset},${offset + size}]}`,
-      );
-      offset += size;
-    }
-  }
-  parts.push('}');
-  let header = Buffer.from(parts.join(''), 'utf8');
-  const pad = (8 - (header.length % 8)) % 8;
-  if (pad) header = Buffer.concat([header, Buffer.alloc(pad, 0x20)]);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(header.length));
-  const fh = await open(path, 'w');
-  try {
-    await fh.write(prefix, 0, 8, 0);
-    await fh.write(header, 0, header.length, 8);
-    await fh.truncate(8 + header.length + offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 const gc = (): void => {
   const g = (globalThis as { gc?: () => void }).gc;

@@ -15,63 +15,16 @@
  * once the documents are dropped and gc has run. Filter: setQuery on the path tree.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFixture } from './llamaHeaderFixture.js';
 import { openPath } from '../src/core/formats/index.js';
 import type { Checkpoint } from '../src/core/formats/checkpoint.js';
 import { buildDocumentModel, type DocumentModel } from '../src/extension/documentModel.js';
 
 const DIR = '.bench-tmp/host-memory';
 const MB = 1024 * 1024;
-
-const KINDS: readonly (readonly [string, readonly number[], number])[] = [
-  ['self_attn.q_proj.weight', [64, 64], 2],
-  ['self_attn.k_proj.weight', [16, 64], 2],
-  ['self_attn.v_proj.weight', [16, 64], 2],
-  ['self_attn.o_proj.weight', [64, 64], 2],
-  ['mlp.gate_proj.weight', [128, 64], 2],
-  ['mlp.up_proj.weight', [128, 64], 2],
-  ['mlp.down_proj.weight', [64, 128], 2],
-  ['input_layernorm.weight', [64], 2],
-  ['post_attention_layernorm.weight', [64], 2],
-];
-
-/** Writes `count` tensors as a sparse safetensors file; `tiny` makes every tensor an I8 scalar. */
-async function writeFixture(path: string, count: number, tiny: boolean): Promise<void> {
-  if (existsSync(path)) return;
-  const parts: string[] = [];
-  let offset = 0;
-  const layers = Math.ceil(count / KINDS.length);
-  let n = 0;
-  parts.push('{"__metadata__":{"format":"pt"}');
-  for (let layer = 0; layer < layers && n < count; layer++) {
-    for (const [kind, shape, bytes] of KINDS) {
-      if (n++ >= count) break;
-      const s = tiny ? [] : shape;
-      const size = tiny ? 1 : s.reduce((a, b) => a * b, 1) * bytes;
-      parts.push(
-        `,"${tiny ? '' : 'model.'}layers.${layer}.${kind}":{"dtype":"${tiny ? 'I8' : 'F16'}","shape":[${s.join(',')}],"data_offsets":[${offset},${offset + size}]}`,
-      );
-      offset += size;
-    }
-  }
-  parts.push('}');
-  let header = Buffer.from(parts.join(''), 'utf8');
-  const pad = (8 - (header.length % 8)) % 8;
-  if (pad) header = Buffer.concat([header, Buffer.alloc(pad, 0x20)]);
-  if (header.length > 100_000_000) throw new Error(`${path}: header ${header.length} bytes`);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(header.length));
-  const fh = await open(path, 'w');
-  try {
-    await fh.write(prefix, 0, 8, 0);
-    await fh.write(header, 0, header.length, 8);
-    await fh.truncate(8 + header.length + offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 interface Held {
   checkpoint: Checkpoint;
