@@ -6,6 +6,7 @@ import { encodeFloats, type FloatTarget } from '../formats/encode.js';
 import { CheckpointError } from '../formats/errors.js';
 import { MAX_HEADER_SIZE } from '../formats/safetensors.js';
 import { writeAtomically } from './atomicFile.js';
+import { ReadPacer } from './readPacer.js';
 
 /** One tensor to write: where its bytes come from and the name it gets. */
 export interface TensorToWrite {
@@ -25,12 +26,12 @@ const FLOATS = new Set<string>(['F64', 'F32', 'F16', 'BF16']);
 /** Elements converted per step, so memory stays bounded whatever the tensor size. */
 const CONVERT_CHUNK = 1 << 22;
 /** Bytes copied per read when no conversion is needed. */
-const COPY_CHUNK = 8 << 20;
+const COPY_CHUNK = 1 << 20;
 /** Small tensors read ahead of the one being written. */
 const PREFETCH = 8;
 
 /**
- * Collects small writes into 8 MiB blocks: one syscall per block, not per tensor. Two blocks take
+ * Collects small writes into blocks of COPY_CHUNK bytes: one syscall per block, not per tensor. Two blocks take
  * turns: while one is written, the next is filled (reads land straight in it where they can), so
  * reading the source and writing the output overlap instead of alternating.
  */
@@ -65,6 +66,13 @@ class BufferedWriter {
     const view = this.buffer.subarray(this.used, this.used + n);
     const got = await fill(view);
     if (got !== view) view.set(got);
+    this.used += n;
+  }
+
+  /** `putFrom` with a synchronous fill (a read from the page cache, see ReadPacer). */
+  async putFromSync(n: number, fill: (into: Uint8Array) => Uint8Array): Promise<void> {
+    if (this.used + n > this.buffer.length) await this.flush();
+    fill(this.buffer.subarray(this.used, this.used + n));
     this.used += n;
   }
 
@@ -174,6 +182,7 @@ export async function writeSafetensors(
     path,
     async (handle) => {
       const out = new BufferedWriter(handle);
+      const pacer = new ReadPacer();
       const prefix = Buffer.alloc(8);
       prefix.writeBigUInt64LE(BigInt(headerBytes.length));
       await out.put(prefix);
@@ -196,6 +205,15 @@ export async function writeSafetensors(
         if (run.count > 0) {
           // Adjacent small tensors of one file: one read, straight into the output buffer.
           const from = (planned[i] as (typeof planned)[number]).t;
+          const readSync = from.checkpoint.readSpanSync;
+          if (readSync && pacer.sync) {
+            await out.putFromSync(run.bytes, (into) =>
+              pacer.read(() => readSync(from.from.offset, into)),
+            );
+            await pacer.pace();
+            i += run.count - 1;
+            continue;
+          }
           const read = from.checkpoint.readSpan?.bind(from.checkpoint);
           if (read) {
             await out.putFrom(run.bytes, (into) => read(from.from.offset, run.bytes, into));
@@ -209,7 +227,7 @@ export async function writeSafetensors(
         if (ready) {
           ahead.delete(i);
           await out.put(await ready);
-        } else await writeTensor(p.t, p.dtype, out);
+        } else await writeTensor(p.t, p.dtype, out, pacer);
       }
       await out.finish();
     },
@@ -256,7 +274,12 @@ function spanRun(planned: readonly Planned[], i: number): { count: number; bytes
   return { count, bytes };
 }
 
-async function writeTensor(t: TensorToWrite, dtype: DType, out: BufferedWriter): Promise<void> {
+async function writeTensor(
+  t: TensorToWrite,
+  dtype: DType,
+  out: BufferedWriter,
+  pacer: ReadPacer,
+): Promise<void> {
   const put = (b: Uint8Array) => out.put(b);
   const { from, checkpoint } = t;
   const n = from.parameterCount;
@@ -271,8 +294,15 @@ async function writeTensor(t: TensorToWrite, dtype: DType, out: BufferedWriter):
     const size = DTYPE_BITS[from.dtype] / 8;
     const per = Math.floor(COPY_CHUNK / size);
     // Each piece is read straight into a writer block, while the previous block is written.
+    const readSync = from.file === undefined ? checkpoint.readSpanSync : undefined;
     for (let start = 0; start < n; start += per) {
       const count = Math.min(per, n - start);
+      if (readSync && pacer.sync) {
+        const at = from.offset + start * size;
+        await out.putFromSync(count * size, (into) => pacer.read(() => readSync(at, into)));
+        await pacer.pace();
+        continue;
+      }
       await out.putFrom(count * size, (into) =>
         checkpoint.readTensorBytes(from, { start, count }, into),
       );

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CheckpointError, toCheckpointError } from './errors.js';
@@ -18,6 +19,11 @@ export interface ByteSource {
    * allocating (and page-faulting) a fresh one per read.
    */
   readInto?(offset: number, target: Uint8Array): Promise<Uint8Array>;
+  /**
+   * `readInto` without the trip through the thread pool, for local files only. It blocks the thread,
+   * so callers keep each read small and give way often (see export/readPacer.ts).
+   */
+  readIntoSync?(offset: number, target: Uint8Array): Uint8Array;
   close(): Promise<void>;
 }
 
@@ -88,6 +94,28 @@ export class FileByteSource implements ByteSource {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new CheckpointError(
+          'IoError',
+          `${this.name} ended early at byte ${offset + done}; was it truncated while open?`,
+        );
+      }
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  readIntoSync(offset: number, out: Uint8Array): Uint8Array {
+    const length = out.length;
+    checkRange(this, offset, length);
+    let done = 0;
+    while (done < length) {
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(this.handle.fd, out, done, length - done, offset + done);
+      } catch (e) {
+        throw toCheckpointError(e);
+      }
       if (bytesRead === 0) {
         throw new CheckpointError(
           'IoError',

@@ -107,6 +107,11 @@ export interface Checkpoint extends CheckpointInfo {
    * `offset`, into `into` when given. Lets a writer copy a run of adjacent tensors in one read.
    */
   readSpan?(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * `readSpan` that fills `into` synchronously: present only where the file is local. Blocking, so
+   * for small reads by a caller that gives way between them.
+   */
+  readonly readSpanSync?: (offset: number, into: Uint8Array) => Uint8Array;
   close(): Promise<void>;
 }
 

@@ -462,6 +462,7 @@ class SafetensorsCheckpoint implements Checkpoint {
   readonly dataBytes: number;
   readonly dtypes;
   private readonly index: TensorIndex;
+  readonly readSpanSync?: (offset: number, into: Uint8Array) => Uint8Array;
 
   constructor(
     private readonly source: ByteSource,
@@ -475,6 +476,8 @@ class SafetensorsCheckpoint implements Checkpoint {
     ({ parameterCount: this.parameterCount, dtypes: this.dtypes } = tensorTotals(tensors));
     this.dataBytes = source.size - this.headerByteLength;
     this.index = new TensorIndex(tensors);
+    const sync = source.readIntoSync?.bind(source);
+    if (sync) this.readSpanSync = sync;
   }
 
   tensor(name: string): TensorInfo {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeSafetensors } from '../../../src/core/export/safetensorsWriter.js';
 import { numberToBf16, numberToHalf } from '../../../src/core/formats/encode.js';
+import { buildSafetensors } from '../../helpers/safetensorsBuilder.js';
 import {
   CheckpointError,
   decodeValues,
@@ -90,6 +91,11 @@ describe('safetensors writer', () => {
     broken.readSpan = async () => {
       throw new CheckpointError('IoError', 'disk on fire');
     };
+    Object.defineProperty(broken, 'readSpanSync', {
+      value: () => {
+        throw new CheckpointError('IoError', 'disk on fire');
+      },
+    });
     await assert.rejects(
       writeSafetensors(out, [{ name: 'w', from: first(), checkpoint: broken }], {}),
       /disk on fire/,
@@ -131,5 +137,50 @@ describe('safetensors writer', () => {
       ),
       (e: unknown) => (e as CheckpointError).code === 'DuplicateKey',
     );
+  });
+
+  it('copies the same bytes whether it reads in place or through the thread pool', async () => {
+    // Interleaved with state that is left out, and one tensor over a copy block (2 MiB), so both
+    // the runs of adjacent tensors and the pieces of a large tensor are read both ways.
+    const pattern = (n: number, seed: number) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+    const specs = [
+      { name: 'a.lora_A.weight', dtype: 'F32', shape: [8, 64], data: pattern(2048, 1) },
+      { name: 'a.lora_B.weight', dtype: 'F32', shape: [64, 8], data: pattern(2048, 2) },
+      { name: 'state.a', dtype: 'F32', shape: [512], data: pattern(2048, 3) },
+      { name: 'big.weight', dtype: 'F16', shape: [1536, 1024], data: pattern(1536 * 2048, 4) },
+      { name: 'b.lora_A.weight', dtype: 'BF16', shape: [4, 16], data: pattern(128, 5) },
+    ];
+    const input = join(dir, 'interleaved.safetensors');
+    await writeFile(input, buildSafetensors(specs));
+    const ckpt = await openPath(input);
+    try {
+      assert.ok(ckpt.readSpanSync, 'a local safetensors file reads in place');
+      const kept = ckpt.tensors.filter((t) => !t.name.startsWith('state.'));
+      const pooled = Object.create(ckpt) as Checkpoint;
+      Object.defineProperty(pooled, 'readSpanSync', { value: undefined });
+      const outs: Buffer[] = [];
+      for (const from of [ckpt, pooled]) {
+        const out = join(dir, `both-ways-${outs.length}.safetensors`);
+        await writeSafetensors(
+          out,
+          kept.map((t) => ({ name: t.name, from: t, checkpoint: from })),
+          {},
+        );
+        outs.push(await readFile(out));
+      }
+      assert.ok(outs[0]?.equals(outs[1] as Buffer), 'both paths write the same file');
+      const back = await openPath(join(dir, 'both-ways-0.safetensors'));
+      try {
+        for (const spec of specs.filter((t) => !t.name.startsWith('state.'))) {
+          const bytes = await back.readTensorBytes(back.tensor(spec.name));
+          assert.deepEqual(Buffer.from(bytes), Buffer.from(spec.data), spec.name);
+        }
+      } finally {
+        await back.close();
+      }
+    } finally {
+      await ckpt.close();
+    }
   });
 });

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FileByteSource } from '../../../src/core/formats/byteSource.js';
+import { CheckpointError } from '../../../src/core/formats/errors.js';
+
+describe('file byte source', () => {
+  let dir = '';
+  const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7) & 255);
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lora-lens-bytes-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads the same bytes in place as through the thread pool', async () => {
+    const path = join(dir, 'a.bin');
+    await writeFile(path, bytes);
+    const source = await FileByteSource.open(path);
+    try {
+      const pooled = await source.readInto(1000, new Uint8Array(777));
+      const target = new Uint8Array(777);
+      assert.equal(source.readIntoSync(1000, target), target, 'fills the buffer it is given');
+      assert.deepEqual(target, pooled);
+      assert.deepEqual(target, bytes.subarray(1000, 1777));
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('names a range past the end, and a file cut short while open', async () => {
+    const path = join(dir, 'b.bin');
+    await writeFile(path, bytes);
+    const source = await FileByteSource.open(path);
+    try {
+      assert.throws(
+        () => source.readIntoSync(4000, new Uint8Array(200)),
+        (e: unknown) => e instanceof CheckpointError && e.code === 'InvalidRange',
+      );
+      await truncate(path, 2048);
+      assert.throws(
+        () => source.readIntoSync(2000, new Uint8Array(100)),
+        (e: unknown) =>
+          e instanceof CheckpointError && e.code === 'IoError' && /ended early/.test(e.message),
+      );
+    } finally {
+      await source.close();
+    }
+  });
+});
