@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Checkpoint, TensorInfo } from '../formats/checkpoint.js';
 import { decodeValues } from '../formats/decode.js';
@@ -6,7 +7,7 @@ import { encodeFloats, type FloatTarget } from '../formats/encode.js';
 import { CheckpointError } from '../formats/errors.js';
 import { MAX_HEADER_SIZE } from '../formats/safetensors.js';
 import { writeAtomically } from './atomicFile.js';
-import { ReadPacer } from './readPacer.js';
+import { IoPacer } from './ioPacer.js';
 
 /** One tensor to write: where its bytes come from and the name it gets. */
 export interface TensorToWrite {
@@ -31,9 +32,10 @@ const COPY_CHUNK = 1 << 20;
 const PREFETCH = 8;
 
 /**
- * Collects small writes into blocks of COPY_CHUNK bytes: one syscall per block, not per tensor. Two blocks take
- * turns: while one is written, the next is filled (reads land straight in it where they can), so
- * reading the source and writing the output overlap instead of alternating.
+ * Collects small writes into blocks of COPY_CHUNK bytes: one syscall per block, not per tensor. While
+ * the pacer allows, a full block is written in place (into the page cache, cheaper than a hop
+ * through the thread pool). Otherwise two blocks take turns: while one is written, the next is
+ * filled (reads land straight in it where they can), so reading and writing overlap.
  */
 class BufferedWriter {
   private readonly blocks = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
@@ -42,7 +44,10 @@ class BufferedWriter {
   private at = 0;
   /** The write of the other block, still running. */
   private pending: Promise<void> | undefined;
-  constructor(private readonly handle: FileHandle) {}
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly pacer?: IoPacer,
+  ) {}
 
   private get buffer(): Buffer {
     return this.blocks[this.current] as Buffer;
@@ -69,7 +74,7 @@ class BufferedWriter {
     this.used += n;
   }
 
-  /** `putFrom` with a synchronous fill (a read from the page cache, see ReadPacer). */
+  /** `putFrom` with a synchronous fill (a read from the page cache, see IoPacer). */
   async putFromSync(n: number, fill: (into: Uint8Array) => Uint8Array): Promise<void> {
     if (this.used + n > this.buffer.length) await this.flush();
     fill(this.buffer.subarray(this.used, this.used + n));
@@ -84,6 +89,14 @@ class BufferedWriter {
     const at = this.at;
     this.at += n;
     this.used = 0;
+    if (this.pacer?.sync) {
+      const block = this.buffer.subarray(0, n);
+      this.pacer.run(() => {
+        for (let done = 0; done < n;)
+          done += writeSync(this.handle.fd, block, done, n - done, at + done);
+      });
+      return;
+    }
     const writing = this.write(this.buffer.subarray(0, n), at);
     // Awaited at the next drain; until then a failure must not surface as an unhandled rejection.
     writing.catch(() => undefined);
@@ -137,7 +150,7 @@ export async function writeSafetensors(
   path: string,
   tensors: readonly TensorToWrite[],
   metadata: Record<string, string>,
-  options: { protect?: readonly string[] } = {},
+  options: { protect?: readonly string[]; pacer?: IoPacer } = {},
 ): Promise<WriteResult> {
   const seen = new Set<string>();
   for (const t of tensors) {
@@ -181,8 +194,8 @@ export async function writeSafetensors(
   await writeAtomically(
     path,
     async (handle) => {
-      const out = new BufferedWriter(handle);
-      const pacer = new ReadPacer();
+      const pacer = options.pacer ?? new IoPacer();
+      const out = new BufferedWriter(handle, pacer);
       const prefix = Buffer.alloc(8);
       prefix.writeBigUInt64LE(BigInt(headerBytes.length));
       await out.put(prefix);
@@ -208,7 +221,7 @@ export async function writeSafetensors(
           const readSync = from.checkpoint.readSpanSync;
           if (readSync && pacer.sync) {
             await out.putFromSync(run.bytes, (into) =>
-              pacer.read(() => readSync(from.from.offset, into)),
+              pacer.run(() => readSync(from.from.offset, into)),
             );
             await pacer.pace();
             i += run.count - 1;
@@ -278,7 +291,7 @@ async function writeTensor(
   t: TensorToWrite,
   dtype: DType,
   out: BufferedWriter,
-  pacer: ReadPacer,
+  pacer: IoPacer,
 ): Promise<void> {
   const put = (b: Uint8Array) => out.put(b);
   const { from, checkpoint } = t;
@@ -299,7 +312,7 @@ async function writeTensor(
       const count = Math.min(per, n - start);
       if (readSync && pacer.sync) {
         const at = from.offset + start * size;
-        await out.putFromSync(count * size, (into) => pacer.read(() => readSync(at, into)));
+        await out.putFromSync(count * size, (into) => pacer.run(() => readSync(at, into)));
         await pacer.pace();
         continue;
       }

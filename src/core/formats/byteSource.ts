@@ -21,7 +21,7 @@ export interface ByteSource {
   readInto?(offset: number, target: Uint8Array): Promise<Uint8Array>;
   /**
    * `readInto` without the trip through the thread pool, for local files only. It blocks the thread,
-   * so callers keep each read small and give way often (see export/readPacer.ts).
+   * so callers keep each read small and give way often (see export/ioPacer.ts).
    */
   readIntoSync?(offset: number, target: Uint8Array): Uint8Array;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { IoPacer } from '../../../src/core/export/ioPacer.js';
 import { writeSafetensors } from '../../../src/core/export/safetensorsWriter.js';
 import { numberToBf16, numberToHalf } from '../../../src/core/formats/encode.js';
 import { buildSafetensors } from '../../helpers/safetensorsBuilder.js';
@@ -139,7 +140,7 @@ describe('safetensors writer', () => {
     );
   });
 
-  it('copies the same bytes whether it reads in place or through the thread pool', async () => {
+  it('copies the same bytes whether its I/O runs in place or through the thread pool', async () => {
     // Interleaved with state that is left out, and one tensor over a copy block (2 MiB), so both
     // the runs of adjacent tensors and the pieces of a large tensor are read both ways.
     const pattern = (n: number, seed: number) =>
@@ -160,16 +161,23 @@ describe('safetensors writer', () => {
       const pooled = Object.create(ckpt) as Checkpoint;
       Object.defineProperty(pooled, 'readSpanSync', { value: undefined });
       const outs: Buffer[] = [];
-      for (const from of [ckpt, pooled]) {
+      const ways = [
+        { from: ckpt, pacer: new IoPacer() },
+        { from: pooled, pacer: new IoPacer() },
+        { from: ckpt, pacer: new IoPacer(8, 4, false) },
+      ];
+      for (const { from, pacer } of ways) {
         const out = join(dir, `both-ways-${outs.length}.safetensors`);
         await writeSafetensors(
           out,
           kept.map((t) => ({ name: t.name, from: t, checkpoint: from })),
           {},
+          { pacer },
         );
         outs.push(await readFile(out));
       }
-      assert.ok(outs[0]?.equals(outs[1] as Buffer), 'both paths write the same file');
+      assert.ok(outs[0]?.equals(outs[1] as Buffer), 'pooled reads write the same file');
+      assert.ok(outs[0]?.equals(outs[2] as Buffer), 'pooled reads and writes write the same file');
       const back = await openPath(join(dir, 'both-ways-0.safetensors'));
       try {
         for (const spec of specs.filter((t) => !t.name.startsWith('state.'))) {

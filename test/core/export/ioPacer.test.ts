@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReadPacer } from '../../../src/core/export/readPacer.js';
+import { IoPacer } from '../../../src/core/export/ioPacer.js';
 
 /** Busy-waits, so a "read" takes a known minimum time. */
 function spin(ms: number): void {
@@ -10,27 +10,27 @@ function spin(ms: number): void {
   }
 }
 
-describe('read pacer', () => {
+describe('I/O pacer', () => {
   it('keeps reading in place while reads are fast', () => {
-    const pacer = new ReadPacer(8, 50);
+    const pacer = new IoPacer(8, 50);
     for (let i = 0; i < 20; i++)
       assert.equal(
-        pacer.read(() => i),
+        pacer.run(() => i),
         i,
       );
     assert.equal(pacer.sync, true);
   });
 
   it('switches to the thread pool after one slow read, for good', () => {
-    const pacer = new ReadPacer(8, 2);
-    pacer.read(() => spin(5));
+    const pacer = new IoPacer(8, 2);
+    pacer.run(() => spin(5));
     assert.equal(pacer.sync, false);
-    pacer.read(() => 0);
+    pacer.run(() => 0);
     assert.equal(pacer.sync, false);
   });
 
   it('gives the event loop a turn once a stretch of work is long enough, not before', async () => {
-    const pacer = new ReadPacer(20, 50);
+    const pacer = new IoPacer(20, 50);
     let ran = false;
     setImmediate(() => {
       ran = true;
