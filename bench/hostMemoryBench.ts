@@ -90,6 +90,8 @@ async function buildAll(
     if (i === 0) checkpointHeapMb = snapshot().heap - heapBefore;
     const t2 = performance.now();
     const model = await buildDocumentModel(checkpoint, 'x.safetensors', 'ranged', t1 - t0);
+    // The list asks for its first rows right after the summary: the tree is built then. Counted.
+    model.tree();
     const t3 = performance.now();
     if (i === 0) buildMs = t1 - t0 + (t3 - t2);
     // The Overview asks for the model report right after the first paint: it is kept, so count it.
@@ -104,10 +106,10 @@ function timeFilter(model: DocumentModel): Record<string, number> {
   const filterMs: Record<string, number> = {};
   for (const q of ['q_proj', 'layers 5 mlp', 'selfattn.o', 'zzzz', 'post_attention']) {
     const t0 = performance.now();
-    model.tree.setQuery(q);
+    model.tree().setQuery(q);
     filterMs[q] = performance.now() - t0;
   }
-  model.tree.setQuery('');
+  model.tree().setQuery('');
   return filterMs;
 }
 
@@ -117,8 +119,8 @@ async function child(scenario: string, path: string, files: number): Promise<Res
   await writeFixture(join(DIR, 'warm.safetensors'), 2000, false);
   for (let i = 0; i < 3; i++) {
     const w = await load(join(DIR, 'warm.safetensors'));
-    w.model.tree.setQuery('q_proj');
-    w.model.tree.setQuery('');
+    w.model.tree().setQuery('q_proj');
+    w.model.tree().setQuery('');
     await w.checkpoint.close();
   }
   // The floor: header bytes + JSON.parse (best of 3).

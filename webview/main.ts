@@ -126,7 +126,7 @@ function headerBar(summary: SummaryDto): HTMLElement {
 
 function showCheckpoint(
   summary: SummaryDto,
-  tree: TreeStateDto,
+  tree: TreeStateDto | undefined,
   rpc: Rpc,
   ui: UiOptionsDto | undefined,
 ): void {

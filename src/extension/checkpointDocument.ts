@@ -14,7 +14,9 @@ export type LoadResult =
       readonly ok: true;
       readonly checkpoint: Checkpoint;
       readonly summary: SummaryDto;
-      readonly tree: TreeViews;
+      /** Built on first call (see documentModel.ts). */
+      readonly tree: () => TreeViews;
+      readonly eagerTree: boolean;
       readonly analysis: LoraAnalysis;
       readonly fileModel: () => ModelDto | undefined;
     }
@@ -64,7 +66,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     try {
       const { value, ms } = await timed(`open ${this.uri.toString(true)}`, () => openUri(this.uri));
       const { checkpoint, access } = value;
-      const { summary, tree, analysis, fileModel } = await buildDocumentModel(
+      const { summary, tree, eagerTree, analysis, fileModel } = await buildDocumentModel(
         checkpoint,
         this.fileName,
         access,
@@ -73,7 +75,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       log().info(
         `${this.fileName}: ${checkpoint.tensors.length} tensors, ${checkpoint.parameterCount} parameters (${access} read)`,
       );
-      return { ok: true, checkpoint, summary, tree, analysis, fileModel };
+      return { ok: true, checkpoint, summary, tree, eagerTree, analysis, fileModel };
     } catch (e) {
       const error = toCheckpointError(e);
       log().warn(`${this.fileName}: ${error.code}: ${error.message}`);

@@ -205,7 +205,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       return r;
     };
     const tree = async (which?: 'file' | 'base') =>
-      which === 'base' ? this.session(document).baseTree() : (await loaded()).tree;
+      which === 'base' ? this.session(document).baseTree() : (await loaded()).tree();
     // This editor's Mapping table: its own filter and selection over the document's mapping.
     const table = new MappingTable();
     const endpoint = new HostEndpoint(post, {
@@ -215,7 +215,8 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return {
           ok: true,
           summary: r.summary,
-          tree: r.tree.state(),
+          // A large tree is built after the summary is painted, when the list asks for its rows.
+          ...(r.eagerTree ? { tree: r.tree().state() } : {}),
           ui: { charts: chartsEnabled(document.uri) },
         };
       },

@@ -403,7 +403,8 @@ export type ReadyResult =
   | {
       readonly ok: true;
       readonly summary: SummaryDto;
-      readonly tree: TreeStateDto;
+      /** Absent for a large file: its tree is built once the summary is painted (ask `rows`). */
+      readonly tree?: TreeStateDto;
       readonly ui?: UiOptionsDto;
     }
   | { readonly ok: false; readonly fileName: string; readonly error: ErrorDto };

@@ -40,6 +40,20 @@ const EXPECTED_CODES: Record<string, string> = {
   'metadata-not-string.safetensors': 'InvalidHeaderDeserialization',
   'unknown-dtype.safetensors': 'UnknownDtype',
 };
+// Past the host's EAGER_TREE_TENSORS (50,000): the summary is painted before the tree is built.
+const LARGE_LAYERS = 6000;
+const LARGE_KINDS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const LARGE_NORMS = ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm'];
+function largeModel(): Record<string, [string, number[]]> {
+  const tensors: Record<string, [string, number[]]> = {};
+  for (let l = 0; l < LARGE_LAYERS; l++) {
+    for (const k of LARGE_KINDS) tensors[`model.layers.${l}.${k}.weight`] = ['F16', [2, 2]];
+    for (const k of LARGE_NORMS) tensors[`model.layers.${l}.${k}.weight`] = ['F16', [2]];
+  }
+  return tensors;
+}
+const LARGE_TENSORS = LARGE_LAYERS * (LARGE_KINDS.length + LARGE_NORMS.length);
+
 const brokenFiles: Record<string, WorkspaceFile> = {};
 if (existsSync(BROKEN_DIR)) {
   for (const f of readdirSync(BROKEN_DIR).filter((f) => f.endsWith('.safetensors'))) {
@@ -69,6 +83,7 @@ describe('LoRA Lens in VS Code (code-server)', () => {
             copyFrom: sample('tiny-llama-lora', 'adapter_config.json'),
           },
           ...brokenFiles,
+          'large/large-model.safetensors': buildSafetensors(largeModel()),
           'README.md': '# scratch workspace\n',
         },
       });
@@ -148,6 +163,26 @@ describe('LoRA Lens in VS Code (code-server)', () => {
     await setFilter(app, '');
     await waitForStats(app, 'the filter to clear', (st) => st.tensors === all.tensors);
   });
+
+  scenario(
+    'a 60,000-tensor file: the summary first, then its tree, filter and all',
+    s,
+    async (s) => {
+      await s.openFromExplorer('large/large-model.safetensors');
+      const app = await s.editorFrame('large-model.safetensors');
+      await expectState(s, app, 'ready');
+      assert.equal(await dataValue(app, 'summary-tensor-count'), LARGE_TENSORS);
+      await showTab(app, 'tensors');
+      await byTestId(app, 'tree-row').first().waitFor({ timeout: TIMEOUT.ui });
+      const all = await waitForStats(app, 'the tree to be built', (st) => st.tensors > 0);
+      assert.equal(all.tensors, LARGE_TENSORS, 'every tensor is in the tree');
+      await setFilter(app, 'layers 5999 down');
+      const one = await waitForStats(app, 'the filter to narrow', (st) => st.tensors < all.tensors);
+      assert.equal(one.tensors, 1, 'exactly model.layers.5999.down_proj.weight');
+      await setFilter(app, '');
+      await waitForStats(app, 'the filter to clear', (st) => st.tensors === all.tensors);
+    },
+  );
 
   scenario('a single click opens the LoRA adapter in the LoRA Lens editor', s, async (s) => {
     await s.openFromExplorer('tiny-llama-lora/adapter_model.safetensors', 'single');

@@ -12,6 +12,16 @@ const PAGE = 100;
 const OVERSCAN = 10;
 const INDENT = 14;
 
+/** The state shown until the host has built a large tree (never a host version: those start at 1). */
+const BUILDING: TreeStateDto = {
+  version: -1,
+  rowCount: 0,
+  query: '',
+  grouping: 'tree',
+  shown: { tensors: 0, params: 0, bytes: 0 },
+  total: { tensors: 0, params: 0, bytes: 0 },
+};
+
 /**
  * The windowed tensor tree: only the rows in view exist in the DOM, and rows arrive from the host in
  * pages of 100. Any change of filter, grouping or expansion bumps the state version and drops the cache.
@@ -43,13 +53,14 @@ export class TensorList {
 
   constructor(
     private readonly rpc: Rpc,
-    initial: TreeStateDto,
+    /** Undefined while the host is still building a large tree: the list asks for its state. */
+    initial: TreeStateDto | undefined,
     scrollTop: number,
     hasModules = false,
     /** Which tree this list shows: the opened file's, or (Mapping tab) its base model's. */
     private readonly which: 'file' | 'base' = 'file',
   ) {
-    this.state = initial;
+    this.state = initial ?? BUILDING;
     this.filter = h('vscode-textfield', {
       'data-testid': 'filter',
       placeholder: l10n.t('Filter tensors, e.g. "layers 3 q_proj" (fuzzy)'),
@@ -59,7 +70,7 @@ export class TensorList {
     this.filter.append(
       h('vscode-icon', { slot: 'content-before', name: 'filter', title: l10n.t('filter') }),
     );
-    this.filter.value = initial.query;
+    this.filter.value = this.state.query;
     this.filter.addEventListener('input', () => this.onFilterInput());
     this.filter.addEventListener('keydown', (e: KeyboardEvent) => {
       if (e.key === 'ArrowDown') {
@@ -183,10 +194,27 @@ export class TensorList {
     );
     new ResizeObserver(() => this.queueRender()).observe(this.viewport);
     this.updateChrome();
-    requestAnimationFrame(() => {
-      this.viewport.scrollTop = scrollTop;
-      this.queueRender();
-    });
+    const scrolled = () =>
+      requestAnimationFrame(() => {
+        this.viewport.scrollTop = scrollTop;
+        this.queueRender();
+      });
+    if (initial) scrolled();
+    else void this.loadState().then(scrolled);
+  }
+
+  /** The first state of a tree the host builds after the summary is painted. */
+  private async loadState(): Promise<void> {
+    try {
+      const { state } = await this.rpc.request('rows', { start: 0, count: 0, tree: this.which });
+      // A filter typed meanwhile has already brought a newer state.
+      if (this.state === BUILDING) await this.apply(Promise.resolve(state));
+    } catch (e) {
+      this.stats.textContent = l10n.t(
+        'The tensor list could not be built: {0}',
+        e instanceof Error ? e.message : String(e),
+      );
+    }
   }
 
   /** Opens the groups above a path, scrolls to it and selects it (the Mapping tab's linked view). */
@@ -235,22 +263,25 @@ export class TensorList {
     this.stats.dataset.params = String(shown.params);
     this.stats.dataset.bytes = String(shown.bytes);
     this.stats.dataset.rows = String(rowCount);
-    this.stats.textContent = query
-      ? l10n.t(
-          '{0} of {1} tensors match · {2} of {3} params · {4} of {5}',
-          formatInt(shown.tensors),
-          formatInt(total.tensors),
-          formatCount(shown.params),
-          formatCount(total.params),
-          formatBytes(shown.bytes),
-          formatBytes(total.bytes),
-        )
-      : l10n.t(
-          '{0} tensors · {1} params · {2}',
-          formatInt(total.tensors),
-          formatInt(total.params),
-          formatBytes(total.bytes),
-        );
+    this.stats.textContent =
+      this.state === BUILDING
+        ? l10n.t('Listing the tensors…')
+        : query
+          ? l10n.t(
+              '{0} of {1} tensors match · {2} of {3} params · {4} of {5}',
+              formatInt(shown.tensors),
+              formatInt(total.tensors),
+              formatCount(shown.params),
+              formatCount(total.params),
+              formatBytes(shown.bytes),
+              formatBytes(total.bytes),
+            )
+          : l10n.t(
+              '{0} tensors · {1} params · {2}',
+              formatInt(total.tensors),
+              formatInt(total.params),
+              formatBytes(total.bytes),
+            );
     for (const g of ['tree', 'flat', 'module'] as const) {
       const button = this.groupButtons[g] as (HTMLElement & { checked: boolean }) | undefined;
       if (!button) continue;
@@ -258,7 +289,7 @@ export class TensorList {
       button.setAttribute('aria-pressed', String(g === grouping));
     }
     this.spacer.style.height = `${rowCount * ROW_HEIGHT}px`;
-    this.empty.hidden = rowCount > 0;
+    this.empty.hidden = rowCount > 0 || this.state === BUILDING;
     this.empty.textContent = query
       ? l10n.t('No tensor matches “{0}”.', query)
       : l10n.t('This checkpoint has no tensors.');

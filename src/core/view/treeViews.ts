@@ -45,18 +45,26 @@ export function moduleTree(tensors: readonly TensorInfo[], analysis: LoraAnalysi
  */
 export class TreeViews {
   private grouping: ViewGrouping = 'tree';
+  private moduleView: TensorTree | undefined;
 
   constructor(
     private readonly byPath: TensorTree,
-    private readonly byModule: TensorTree | undefined,
+    /** Makes the by-module tree, on the first switch to it (most users never do). */
+    private readonly makeByModule: (() => TensorTree) | undefined,
   ) {}
 
   get hasModules(): boolean {
-    return this.byModule !== undefined;
+    return this.makeByModule !== undefined;
+  }
+
+  private get byModule(): TensorTree | undefined {
+    return this.makeByModule ? (this.moduleView ??= this.makeByModule()) : undefined;
   }
 
   private get current(): TensorTree {
-    return this.grouping === 'module' && this.byModule ? this.byModule : this.byPath;
+    return this.grouping === 'module' && this.hasModules
+      ? (this.byModule as TensorTree)
+      : this.byPath;
   }
 
   state(): ViewState {
@@ -65,7 +73,7 @@ export class TreeViews {
 
   setGrouping(grouping: ViewGrouping): ViewState {
     const query = this.current.state().query;
-    if (grouping === 'module' && !this.byModule) return this.state();
+    if (grouping === 'module' && !this.hasModules) return this.state();
     this.grouping = grouping;
     if (grouping !== 'module') this.byPath.setGrouping(grouping);
     this.current.setQuery(query);

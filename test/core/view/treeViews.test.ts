@@ -11,9 +11,18 @@ describe('tree views', () => {
   it('groups a kohya LoRA by module, A/B/alpha together, with a note per module', async () => {
     const ckpt = await openPath('samples/kohya-style-lora.safetensors');
     const analysis = await analyzeLora(ckpt, { readScalar: scalarReader(ckpt) });
-    const views = new TreeViews(new TensorTree(ckpt.tensors), moduleTree(ckpt.tensors, analysis));
+    let built = 0;
+    const views = new TreeViews(new TensorTree(ckpt.tensors), () => {
+      built++;
+      return moduleTree(ckpt.tensors, analysis);
+    });
     assert.ok(views.hasModules);
+    views.setQuery('attn');
+    views.setGrouping('flat');
+    assert.equal(built, 0, 'the by-module tree waits for the first switch to it');
+    views.setQuery('');
     const s = views.setGrouping('module');
+    assert.equal(built, 1);
     assert.equal(s.grouping, 'module');
     views.expandAll();
     const rows = views.rows(0, 100);
@@ -29,6 +38,8 @@ describe('tree views', () => {
     views.setQuery('attn1');
     assert.equal(views.setGrouping('flat').query, 'attn1');
     assert.equal(views.state().shown.tensors, 3);
+    views.setGrouping('module');
+    assert.equal(built, 1, 'made once');
     await ckpt.close();
   });
 
