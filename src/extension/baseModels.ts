@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
+import { CheckpointPool, type Lease } from '../core/formats/checkpointPool.js';
 import type { HubOptions } from '../core/formats/hub.js';
 import { openPath, parseHubRef } from '../core/formats/index.js';
 import { checkpointFilters } from './fileFilters.js';
@@ -24,10 +25,23 @@ const RECENT_KEY = 'loraLens.recentBases';
 
 /**
  * Which base model goes with which adapter (remembered per adapter in the workspace), and the open base
- * checkpoints, shared by every editor that uses them. Only headers are read, so holding them is cheap.
+ * checkpoints, shared by every editor that uses them. Only headers are read, but a 1M-tensor base still
+ * holds ~140 MB of tables: each is reference-counted, and one nobody holds closes after a grace period
+ * (at most two stay open unheld), so switching editors or bases back and forth does not reopen it.
  */
 export class BaseModels implements vscode.Disposable {
-  private readonly open = new Map<string, Promise<Checkpoint>>();
+  private readonly pool = new CheckpointPool<Checkpoint>(
+    async (ref) => {
+      const hub = await hubOptionsFor(this.context.secrets, ref);
+      const { value } = await timed(`open base ${ref}`, () => openPath(ref, hub ? { hub } : {}));
+      return value;
+    },
+    {
+      graceMs: 30_000,
+      maxIdle: 2,
+      onCloseError: (ref, e) => log().warn(`closing base ${ref}: ${String(e)}`),
+    },
+  );
 
   constructor(private readonly context: vscode.ExtensionContext) {}
 
@@ -53,19 +67,17 @@ export class BaseModels implements vscode.Disposable {
     }
   }
 
-  /** Opens (once) and returns the base checkpoint for a reference. */
-  async load(ref: string): Promise<Checkpoint> {
-    let p = this.open.get(ref);
-    if (!p) {
-      p = (async () => {
-        const hub = await hubOptionsFor(this.context.secrets, ref);
-        const { value } = await timed(`open base ${ref}`, () => openPath(ref, hub ? { hub } : {}));
-        return value;
-      })();
-      this.open.set(ref, p);
-      p.catch(() => this.open.delete(ref));
-    }
-    return p;
+  /**
+   * Opens (once while anyone holds it) the base checkpoint for a reference and holds it until the
+   * lease is released. A failed open is not kept: the next call tries again.
+   */
+  acquire(ref: string): Promise<Lease<Checkpoint>> {
+    return this.pool.acquire(ref);
+  }
+
+  /** One-shot use of a base: held while `fn` runs, released after. */
+  use<R>(ref: string, fn: (checkpoint: Checkpoint) => R | Promise<R>): Promise<R> {
+    return this.pool.use(ref, fn);
   }
 
   /**
@@ -157,11 +169,12 @@ export class BaseModels implements vscode.Disposable {
     if (token === undefined) return;
     if (token === '') await this.context.secrets.delete(TOKEN_KEY);
     else await this.context.secrets.store(TOKEN_KEY, token.trim());
-    this.open.clear();
+    // Later opens use the new token; bases in use close when released.
+    this.pool.invalidate();
     log().info(token ? 'Hub token stored' : 'Hub token removed');
   }
 
   dispose(): void {
-    for (const p of this.open.values()) void p.then((c) => c.close()).catch(() => undefined);
+    void this.pool.close();
   }
 }

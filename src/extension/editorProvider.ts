@@ -255,22 +255,33 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       },
       computeStats: () => this.stats.compute(document),
       fileModel: async () => ({ model: (await loaded()).fileModel() ?? null }),
-      baseModel: () =>
-        baseModelDto(
-          this.bases.baseFor(document.uri),
-          async () => {
-            const r = await document.result();
-            return r.ok ? r : undefined;
-          },
-          (ref) => this.bases.load(ref),
-          {
-            noBase: vscode.l10n.t(
-              "Choose a base model (Mapping tab) to see its architecture, and memory at this adapter's rank.",
-            ),
-            failed: (code, message) =>
-              vscode.l10n.t('The base model could not be opened ({0}): {1}', code, message),
-          },
-        ),
+      baseModel: async () => {
+        // A one-shot use: the base is held while the report is built (the session may hold it too).
+        const held: { release(): void }[] = [];
+        try {
+          return await baseModelDto(
+            this.bases.baseFor(document.uri),
+            async () => {
+              const r = await document.result();
+              return r.ok ? r : undefined;
+            },
+            async (ref) => {
+              const lease = await this.bases.acquire(ref);
+              held.push(lease);
+              return lease.value;
+            },
+            {
+              noBase: vscode.l10n.t(
+                "Choose a base model (Mapping tab) to see its architecture, and memory at this adapter's rank.",
+              ),
+              failed: (code, message) =>
+                vscode.l10n.t('The base model could not be opened ({0}): {1}', code, message),
+            },
+          );
+        } finally {
+          for (const l of held) l.release();
+        }
+      },
       mapping: () => this.session(document).view(table),
       mappingRows: ({ start, count }) => this.session(document).tableRows(table, start, count),
       mappingQuery: ({ query }) => this.session(document).setTableQuery(table, query),
@@ -319,6 +330,11 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     panel.onDidDispose(() => {
       subscriptions.forEach((s) => s.dispose());
       this.panels.delete(panel);
+      // The document's last editor closed: its mapping session lets go of its base model.
+      if (![...this.panels.values()].some((p) => p.document === document)) {
+        this.sessions.get(document)?.dispose();
+        this.sessions.delete(document);
+      }
       track();
     });
     log().debug(`editor opened for ${document.uri.toString(true)}`);

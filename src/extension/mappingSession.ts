@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Checkpoint } from '../core/formats/checkpoint.js';
+import type { Lease } from '../core/formats/checkpointPool.js';
 import { sourceFiles } from '../core/export/sourceFiles.js';
 import { CheckpointError, toCheckpointError } from '../core/formats/errors.js';
 import {
@@ -42,6 +43,9 @@ export interface MappingState {
 
 export class MappingSession {
   private base: { ref: string; checkpoint: Checkpoint } | undefined;
+  /** This session's hold on `base` in BaseModels, released when it changes base or is disposed. */
+  private lease: Lease<Checkpoint> | undefined;
+  private disposed = false;
   private baseError: ReturnType<typeof toCheckpointError> | undefined;
   private result: MappingResult | undefined;
   /** The base model's tree for the Mapping tab, with mapped and unpatched parameters marked. */
@@ -64,6 +68,14 @@ export class MappingSession {
     private readonly bases: BaseModels,
     private readonly state: vscode.Memento,
   ) {}
+
+  /** Switches to a held base (or none), releasing the previous one. */
+  private hold(lease: Lease<Checkpoint> | undefined): void {
+    const previous = this.lease;
+    this.lease = lease;
+    this.base = lease ? { ref: lease.key, checkpoint: lease.value } : undefined;
+    previous?.release();
+  }
 
   private key(): string {
     return `${this.document.uri.toString()}|${this.base?.ref ?? ''}`;
@@ -95,7 +107,7 @@ export class MappingSession {
   async choose(table?: MappingTable): Promise<MappingViewDto> {
     const ref = await this.bases.pick(this.document.uri);
     if (ref === '') {
-      this.base = undefined;
+      this.hold(undefined);
       this.result = undefined;
       this.baseError = undefined;
       this.changed.fire();
@@ -106,24 +118,28 @@ export class MappingSession {
   private async useBase(ref: string, remember: boolean): Promise<void> {
     this.baseError = undefined;
     try {
-      const checkpoint = await vscode.window.withProgress(
+      const lease = await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
           title: vscode.l10n.t('LoRA Lens: reading the base model {0}', ref),
         },
-        () => this.bases.load(ref),
+        () => this.bases.acquire(ref),
       );
-      this.base = { ref, checkpoint };
+      if (this.disposed) {
+        lease.release();
+        return;
+      }
+      this.hold(lease);
       this.baseViews = undefined;
       if (remember) await this.bases.remember(this.document.uri, ref);
       await this.remap();
     } catch (e) {
-      this.base = undefined;
+      this.hold(undefined);
       this.result = undefined;
       this.baseError = toCheckpointError(e);
       log().warn(`base ${ref}: ${this.baseError.code}: ${this.baseError.message}`);
     }
-    this.changed.fire();
+    if (!this.disposed) this.changed.fire();
   }
 
   private async analysis(): Promise<{ analysis: LoraAnalysis; checkpoint: Checkpoint }> {
@@ -437,6 +453,8 @@ export class MappingSession {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.hold(undefined);
     this.changed.dispose();
   }
 }

@@ -156,6 +156,18 @@ function inShard(t: TensorInfo, file: string): TensorInfo {
   };
 }
 
+/** One shard of a sharded checkpoint: its file (relative to the index) and its header's length. */
+export interface ShardHeader {
+  readonly file: string;
+  /** How many of the shard's first bytes its reader parsed (safetensors: 8-byte prefix + JSON). */
+  readonly headerByteLength: number;
+}
+
+/** The shards of a checkpoint opened from a shard index, sorted by file; undefined for any other. */
+export function shardHeaders(ckpt: Checkpoint): readonly ShardHeader[] | undefined {
+  return ckpt instanceof ShardedCheckpoint ? ckpt.shardHeaders : undefined;
+}
+
 class ShardedCheckpoint implements Checkpoint {
   readonly format = 'sharded-safetensors' as const;
   readonly name: string;
@@ -168,6 +180,7 @@ class ShardedCheckpoint implements Checkpoint {
   readonly dtypes: CheckpointInfo['dtypes'];
   readonly values: Readonly<Record<string, PlainValue>>;
   readonly warnings: readonly string[];
+  readonly shardHeaders: readonly ShardHeader[];
   private readonly index: TensorIndex;
 
   constructor(
@@ -232,6 +245,10 @@ class ShardedCheckpoint implements Checkpoint {
     }
     this.fileSize = fileSize;
     this.headerByteLength = headerBytes;
+    this.shardHeaders = shardNames.map((file) => ({
+      file,
+      headerByteLength: (shards.get(file) as Checkpoint).headerByteLength,
+    }));
     const metadata = Object.create(null) as Record<string, string>;
     const set = (k: string, v: string) =>
       Object.defineProperty(metadata, k, { value: v, enumerable: true });

@@ -4,9 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeJsonAtomically } from '../../export/atomicFile.js';
 import type { Checkpoint } from '../../formats/checkpoint.js';
 import { CheckpointError } from '../../formats/errors.js';
+import { shardHeaders } from '../../formats/sharded.js';
 import {
   MAPPING_FILE_VERSION,
   type CheckpointIdentity,
@@ -35,10 +37,14 @@ const MAX_MAPPING_FILE_BYTES = 64 << 20;
  *   8-byte length prefix plus the JSON header; GGUF: everything before the tensor data; ONNX: the bytes
  *   the reader read). Changing any tensor name, dtype, shape or offset changes it; rewriting weights in
  *   place does not.
- * - A **folder, shard index or `hf:` repo**, whose header is spread over several files or not on disk:
- *   the SHA-256 of a canonical JSON of what the headers say (tensors in file order with dtype, shape,
- *   byte offset, byte length and shard file, then the string metadata with sorted keys). Same property:
- *   it changes when the tensor table changes.
+ * - A local **shard index** (`model.safetensors.index.json`): the SHA-256 of the whole index file, then,
+ *   for each shard in file order, its name, its header's length and its header bytes (the same first
+ *   bytes as for a single file). Changing one shard's header changes it; no tensor data is read. `size`
+ *   is the index file's.
+ * - A **folder or `hf:` repo**, whose header is spread over several files or not on disk: the SHA-256
+ *   of a canonical JSON of what the headers say (tensors in file order with dtype, shape, byte offset,
+ *   byte length and shard file, then the string metadata with sorted keys). Same property: it changes
+ *   when the tensor table changes.
  */
 export async function checkpointIdentity(
   ckpt: Checkpoint,
@@ -49,23 +55,42 @@ export async function checkpointIdentity(
   const info = await stat(path).catch(() => undefined);
   if (info?.isFile()) {
     size = info.size;
-    const n = Math.min(ckpt.headerByteLength, info.size);
-    const handle = await open(path, 'r');
-    try {
-      const bytes = Buffer.alloc(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await handle.read(bytes, done, n - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
+    const shards = shardHeaders(ckpt);
+    if (shards) {
+      const h = createHash('sha256').update(await readHead(path, info.size));
+      const folder = dirname(path);
+      for (const shard of [...shards].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+        const bytes = await readHead(join(folder, shard.file), shard.headerByteLength).catch(
+          () => undefined,
+        );
+        h.update(`\0${shard.file}\0${bytes ? bytes.length : 'missing'}\0`);
+        if (bytes) h.update(bytes);
       }
-      hash = createHash('sha256').update(bytes.subarray(0, done)).digest('hex');
-    } finally {
-      await handle.close();
+      hash = h.digest('hex');
+    } else {
+      const bytes = await readHead(path, Math.min(ckpt.headerByteLength, info.size));
+      hash = createHash('sha256').update(bytes).digest('hex');
     }
   }
   hash ??= tableHash(ckpt);
   return { path, size, headerSha256: hash, format: ckpt.format };
+}
+
+/** Up to the first `n` bytes of a file (fewer where it is shorter). */
+async function readHead(path: string, n: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const bytes = Buffer.alloc(n);
+    let done = 0;
+    while (done < n) {
+      const { bytesRead } = await handle.read(bytes, done, n - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
 }
 
 function tableHash(ckpt: Checkpoint): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +16,9 @@ import {
   toMappingFile,
   writeMappingFile,
 } from '../../../../src/core/mapping/export/mappingFile.js';
+import { openMappedPair } from '../../../../src/core/mapping/mappedPair.js';
 import type { MappingFile } from '../../../../src/core/mapping/types.js';
+import { buildSafetensors, type TensorSpec } from '../../../helpers/safetensorsBuilder.js';
 import { ADAPTER, BASE, handMapping } from './helpers.js';
 
 /** A validator for the JSON Schema subset schemas/mapping.schema.json uses. Returns the errors. */
@@ -124,6 +126,88 @@ describe('mapping file', () => {
     assert.deepEqual(await checkpointIdentity(adapter, ADAPTER), folder);
     assert.ok(identityMatches(id, await checkpointIdentity(base, BASE)));
     assert.ok(!identityMatches(id, folder));
+  });
+
+  it('identifies a shard index by the index and every shard header', async () => {
+    // BASE split into two shards (same tensors, same bytes) behind a model.safetensors.index.json.
+    const folder = join(dir, 'sharded-base');
+    await mkdir(folder, { recursive: true });
+    const specs: TensorSpec[] = [];
+    for (const t of base.tensors)
+      specs.push({
+        name: t.name,
+        dtype: t.dtype,
+        shape: [...t.shape],
+        data: await base.readTensorBytes(t),
+      });
+    const half = Math.ceil(specs.length / 2);
+    const parts = [specs.slice(0, half), specs.slice(half)];
+    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    const writeShard = (i: number, metadata?: Record<string, string>, bump = 0) => {
+      const bytes = buildSafetensors(parts[i] as TensorSpec[], metadata);
+      if (bump) bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ bump;
+      return writeFile(join(folder, files[i] as string), bytes);
+    };
+    await writeShard(0);
+    await writeShard(1);
+    const weightMap: Record<string, string> = {};
+    parts.forEach((p, i) => p.forEach((t) => (weightMap[t.name] = files[i] as string)));
+    const index = join(folder, 'model.safetensors.index.json');
+    await writeFile(index, JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const identify = async () => {
+      const c = await openPath(index);
+      try {
+        assert.equal(c.format, 'sharded-safetensors');
+        return await checkpointIdentity(c, index);
+      } finally {
+        await c.close();
+      }
+    };
+
+    const first = await identify();
+    assert.equal(first.size, (await readFile(index)).length);
+    assert.match(first.headerSha256, /^[0-9a-f]{64}$/);
+    // More than the index file alone: the shards' headers are in it.
+    assert.notEqual(
+      first.headerSha256,
+      createHash('sha256')
+        .update(await readFile(index))
+        .digest('hex'),
+    );
+    assert.deepEqual(await identify(), first, 'nothing changed, same identity');
+
+    // Rewriting tensor data in place (same headers) keeps it; no tensor bytes are hashed.
+    await writeShard(1, undefined, 0xff);
+    assert.deepEqual(await identify(), first);
+
+    // A mapping file made for the sharded base verifies against it…
+    const pairFor = (mappingPath?: string) =>
+      openMappedPair({
+        adapterPath: ADAPTER,
+        basePath: index,
+        ...(mappingPath ? { mappingPath } : {}),
+      });
+    const made = await pairFor();
+    const mappingPath = join(dir, 'sharded-mapping.json');
+    try {
+      assert.equal(made.baseId.headerSha256, first.headerSha256);
+      await writeMappingFile(mappingPath, toMappingFile(made.mapping, made.adapterId, made.baseId));
+    } finally {
+      await made.close();
+    }
+    const same = await pairFor(mappingPath);
+    await same.close();
+    assert.deepEqual(same.warnings, []);
+
+    // …and changing only the second shard's header changes the identity, which the check reports.
+    await writeShard(1, { format: 'pt' });
+    const changed = await identify();
+    assert.notEqual(changed.headerSha256, first.headerSha256);
+    assert.ok(!identityMatches(first, changed));
+    const stale = await pairFor(mappingPath);
+    await stale.close();
+    assert.equal(stale.warnings.length, 1);
+    assert.match(stale.warnings[0] as string, /made for base .*whose header differs/);
   });
 
   it('round-trips through the file and conforms to the schema', async () => {
