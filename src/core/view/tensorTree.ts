@@ -62,8 +62,6 @@ export class TensorTree {
   /** While filtering, groups are open unless the user closed them. */
   private filterCollapsed = new Set<number>();
   private matched: Uint8Array | undefined;
-  private matchedSums:
-    { tensors: Float64Array; params: Float64Array; bytes: Float64Array } | undefined;
   private tensorHit: Uint8Array | undefined;
   /** The filter's buffer for the visible rows, while a query is set. */
   private filterRows: Int32Array | undefined;
@@ -273,7 +271,6 @@ export class TensorTree {
   private applyFilter(): void {
     if (!this.query) {
       this.matched = undefined;
-      this.matchedSums = undefined;
       this.tensorHit = undefined;
       this.filterRows = undefined;
       this.filter.release();
@@ -282,7 +279,6 @@ export class TensorTree {
     }
     const r = this.filter.apply(this.query);
     this.matched = r.matched;
-    this.matchedSums = r.sums;
     this.tensorHit = r.tensorHit;
     this.filterRows = r.rows;
     this.shown = r.shown;
@@ -391,9 +387,7 @@ export class TensorTree {
 
   /** A group's totals counting only the tensors the filter kept. */
   private matchedTotals(id: number): Totals {
-    const s = this.matchedSums;
-    if (!s) return { tensors: 0, params: 0, bytes: 0 };
-    return { tensors: s.tensors[id] ?? 0, params: s.params[id] ?? 0, bytes: s.bytes[id] ?? 0 };
+    return this.filter.totalsOf(id);
   }
 
   private isTensorHit(index: number): boolean {

@@ -1,20 +1,19 @@
 import type uFuzzy from '@leeoniya/ufuzzy';
 import type { TensorInfo } from '../formats/checkpoint.js';
 import { ROOT, type TreeColumns } from './treeColumns.js';
+import type { Totals } from './treeRows.js';
 
-/** What a filter keeps: by node (with totals over the kept tensors only) and by tensor. */
+/** What a filter keeps: by node and by tensor. */
 export interface FilterResult {
   readonly matched: Uint8Array;
-  readonly sums: {
-    readonly tensors: Float64Array;
-    readonly params: Float64Array;
-    readonly bytes: Float64Array;
-  };
   readonly tensorHit: Uint8Array;
-  readonly shown: { readonly tensors: number; readonly params: number; readonly bytes: number };
+  readonly shown: Totals;
   /** A buffer of one slot per node, for the rows the filtered tree shows. */
   readonly rows: Int32Array;
 }
+
+/** How long the work buffers outlive a cleared filter: the next query usually comes soon. */
+const KEEP_BUFFERS_MS = 20_000;
 
 /** The query's tokens that are all digits (layer or block indices). */
 function queryNumbers(query: string): string[] {
@@ -53,92 +52,114 @@ export class TreeFilter {
   private scratch:
     | {
         matched: Uint8Array;
-        tensors: Float64Array;
-        params: Float64Array;
-        bytes: Float64Array;
         done: Uint8Array;
-        seen: Int32Array;
+        seen: Int32Array | undefined;
         hit: Uint8Array;
         rows: Int32Array;
       }
     | undefined;
+  private releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last result, and the totals of the nodes asked for since (a page's worth at a time). */
+  private last: FilterResult | undefined;
+  private readonly totals = new Map<number, Totals>();
 
   private work(): NonNullable<TreeFilter['scratch']> {
     const n = this.nodeCount;
     return (this.scratch ??= {
       matched: new Uint8Array(n),
-      tensors: new Float64Array(n),
-      params: new Float64Array(n),
-      bytes: new Float64Array(n),
       done: new Uint8Array(n),
-      seen: new Int32Array(n),
+      seen: undefined,
       hit: new Uint8Array(this.tensors.length),
       rows: new Int32Array(n),
     });
   }
 
-  /** The nodes and tensors a query keeps, with each node's totals over what it keeps. */
+  /**
+   * The nodes and tensors a query keeps. Only flags are made here; a kept group's totals over what it
+   * keeps are summed when its row is asked for (totalsOf), so a keystroke costs two passes over the
+   * nodes whatever the tree's size.
+   */
   apply(query: string): FilterResult {
+    if (this.releaseTimer !== undefined) clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
     const w = this.work();
     const tensorHit = this.labelHits(query, w) ?? this.nameHits(query, w.hit);
-    const n = this.nodeCount;
-    const { matched, tensors: st, params: sp, bytes: sb } = w;
-    const { tensorOf, parentOf, childStart, childList } = this.cols;
-    const tensors = this.tensors;
-    // Children have larger ids than parents: going down the ids, a node's children are done before it,
-    // so each node is written once from its own tensor and its children's (no clearing needed).
-    for (let id = n - 1; id >= ROOT; id--) {
+    const { matched } = w;
+    const { tensorOf, parentOf } = this.cols;
+    matched.fill(0);
+    // Children have larger ids than their parents: going down the ids, a node is final before its
+    // parent is reached, so a kept node marks its parent once.
+    for (let id = this.nodeCount - 1; id > ROOT; id--) {
       const ti = tensorOf[id] as number;
-      let m = 0;
-      let c = 0;
-      let pa = 0;
-      let by = 0;
-      if (ti >= 0 && tensorHit[ti]) {
-        const t = tensors[ti] as TensorInfo;
-        m = 1;
-        c = 1;
-        pa = t.parameterCount;
-        by = t.byteLength;
-      }
-      const e = childStart[id + 1] as number;
-      for (let i = childStart[id] as number; i < e; i++) {
-        const k = childList[i] as number;
-        if (!matched[k]) continue;
-        m = 1;
-        c += st[k] as number;
-        pa += sp[k] as number;
-        by += sb[k] as number;
-      }
-      matched[id] = m;
-      st[id] = c;
-      sp[id] = pa;
-      sb[id] = by;
+      if (ti >= 0 && tensorHit[ti]) matched[id] = 1;
+      if (matched[id]) matched[parentOf[id] as number] = 1;
     }
     // A quantized weight's parts show whenever the weight does.
     for (const id of this.cols.parts.keys()) if (matched[parentOf[id] as number]) matched[id] = 1;
     // Shown: every tensor the filter kept, also one whose name repeats another's (no node of its own).
-    let count = st[ROOT] as number;
-    let params = sp[ROOT] as number;
-    let bytes = sb[ROOT] as number;
-    for (const i of this.orphanTensors()) {
+    let count = 0;
+    let params = 0;
+    let bytes = 0;
+    const tensors = this.tensors;
+    for (let i = 0; i < tensorHit.length; i++) {
       if (!tensorHit[i]) continue;
       const t = tensors[i] as TensorInfo;
       count++;
       params += t.parameterCount;
       bytes += t.byteLength;
     }
-    return {
-      matched,
-      sums: w,
-      tensorHit,
-      shown: { tensors: count, params, bytes },
-      rows: w.rows,
-    };
+    this.totals.clear();
+    this.last = { matched, tensorHit, shown: { tensors: count, params, bytes }, rows: w.rows };
+    return this.last;
   }
 
-  /** Lets go of the work buffers (the filter was cleared). */
+  /** A node's totals counting only the tensors the last query kept. */
+  totalsOf(id: number): Totals {
+    const last = this.last;
+    if (!last) return { tensors: 0, params: 0, bytes: 0 };
+    let known = this.totals.get(id);
+    if (!known) {
+      const { matched, tensorHit } = last;
+      const { tensorOf, childStart, childList } = this.cols;
+      let count = 0;
+      let params = 0;
+      let bytes = 0;
+      const stack = [id];
+      while (stack.length) {
+        const at = stack.pop() as number;
+        const ti = tensorOf[at] as number;
+        if (ti >= 0 && tensorHit[ti]) {
+          const t = this.tensors[ti] as TensorInfo;
+          count++;
+          params += t.parameterCount;
+          bytes += t.byteLength;
+        }
+        const e = childStart[at + 1] as number;
+        for (let i = childStart[at] as number; i < e; i++) {
+          const k = childList[i] as number;
+          if (matched[k]) stack.push(k);
+        }
+      }
+      known = { tensors: count, params, bytes };
+      this.totals.set(id, known);
+    }
+    return known;
+  }
+
+  /**
+   * The filter was cleared: its buffers go a little later (at 1M tensors they are about 20 MB, and
+   * making them again costs a collection), unless another query comes first.
+   */
   release(): void {
-    this.scratch = undefined;
+    this.last = undefined;
+    this.totals.clear();
+    if (this.releaseTimer !== undefined || !this.scratch) return;
+    const timer = setTimeout(() => {
+      this.scratch = undefined;
+      this.releaseTimer = undefined;
+    }, KEEP_BUFFERS_MS);
+    (timer as { unref?: () => void }).unref?.();
+    this.releaseTimer = timer;
   }
 
   /**
@@ -211,7 +232,7 @@ export class TreeFilter {
     const n = this.nodeCount;
     const { parentOf, labelOf, tensorOf } = this.cols;
     const done = w.done;
-    const seen = numMask ? w.seen : undefined;
+    const seen = numMask ? (w.seen ??= new Int32Array(n)) : undefined;
     for (let id = ROOT + 1; id < n; id++) {
       const p = parentOf[id] as number;
       const lid = labelOf[id] as number;

@@ -130,6 +130,7 @@ describe('tensor filter (labels) against uFuzzy over full names', () => {
       const tree = new TensorTree(tensors);
       // The same tree through the name-by-name path (custom segments never take the label path).
       const byName = new TensorTree(tensors, { segments: (t) => t.name.split('.') });
+      const lastIndex = new Map(names.map((n, i) => [n, i]));
       for (let k = 0; k < 150; k++) {
         const q = randomQuery(rand, names);
         if (!q.trim()) continue; // no filter: everything shows
@@ -146,7 +147,26 @@ describe('tensor filter (labels) against uFuzzy over full names', () => {
         const b = byName.setQuery(q);
         assert.deepEqual(s.shown, b.shown);
         assert.equal(s.rowCount, b.rowCount, `rows, query ${JSON.stringify(q)}`);
-        assert.deepEqual(allRows(tree), allRows(byName), `rows, query ${JSON.stringify(q)}`);
+        const rows = allRows(tree);
+        assert.deepEqual(rows, allRows(byName), `rows, query ${JSON.stringify(q)}`);
+        // Each row's totals, summed here from the kept tensors under its path (a repeated name is
+        // held by its last tensor only).
+        for (const row of rows) {
+          let tensorsUnder = 0;
+          let paramsUnder = 0;
+          for (const i of want) {
+            const name = names[i] as string;
+            if (lastIndex.get(name) !== i) continue;
+            if (name !== row.path && !name.startsWith(`${row.path}.`)) continue;
+            tensorsUnder++;
+            paramsUnder += (tensors[i] as TensorInfo).parameterCount;
+          }
+          assert.deepEqual(
+            [row.totals.tensors, row.totals.params],
+            [tensorsUnder, paramsUnder],
+            `totals of ${row.path}, query ${JSON.stringify(q)}`,
+          );
+        }
       }
       assert.equal(tree.setQuery('').rowCount, byName.setQuery('').rowCount);
     }
