@@ -42,6 +42,7 @@ function selectTab(index: number): void {
   const tabs = app.querySelector('vscode-tabs') as (HTMLElement & { selectedIndex: number }) | null;
   if (tabs) tabs.selectedIndex = index;
   saveViewState({ tab: index });
+  if (index === TAB.tensors) list?.activate();
 }
 
 rpc.on('reload', () => void start());
@@ -208,8 +209,11 @@ function showCheckpoint(
     smoke = undefined;
   }
   tabs.addEventListener('vsc-tabs-select', (e: Event) => {
-    saveViewState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex });
+    const index = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+    saveViewState({ tab: index });
+    if (index === TAB.tensors) list?.activate();
   });
+  if ((view.tab ?? 0) === TAB.tensors) list.activate();
   app.replaceChildren(header, tabs);
   app.dataset.state = 'ready';
 }

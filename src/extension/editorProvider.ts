@@ -197,6 +197,9 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     const webview = panel.webview;
     webview.options = webviewOptions(this.extensionUri);
     webview.html = editorHtml(webview, this.extensionUri, document.fileName);
+    // The header is read once the page is on its way (after VS Code's queued messages go out), so
+    // the webview loads while the host parses.
+    setTimeout(() => void document.result(), 0);
 
     const post = (m: Message) => void webview.postMessage(m);
     const loaded = async (): Promise<Extract<LoadResult, { ok: true }>> => {

@@ -165,13 +165,16 @@ describe('LoRA Lens in VS Code (code-server)', () => {
   });
 
   scenario(
-    'a 60,000-tensor file: the summary first, then its tree, filter and all',
+    'a 60,000-tensor file: the summary first, its tree when shown, filter and all',
     s,
     async (s) => {
       await s.openFromExplorer('large/large-model.safetensors');
       const app = await s.editorFrame('large-model.safetensors');
       await expectState(s, app, 'ready');
       assert.equal(await dataValue(app, 'summary-tensor-count'), LARGE_TENSORS);
+      // Its tree is built when the Tensors tab is first shown, not before.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await filterStats(app)).tensors, 0, 'no tree asked for behind the Overview');
       await showTab(app, 'tensors');
       await byTestId(app, 'tree-row').first().waitFor({ timeout: TIMEOUT.ui });
       const all = await waitForStats(app, 'the tree to be built', (st) => st.tensors > 0);

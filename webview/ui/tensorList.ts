@@ -53,7 +53,7 @@ export class TensorList {
 
   constructor(
     private readonly rpc: Rpc,
-    /** Undefined while the host is still building a large tree: the list asks for its state. */
+    /** Undefined for a large file: the list asks for its state when first shown (activate). */
     initial: TreeStateDto | undefined,
     scrollTop: number,
     hasModules = false,
@@ -194,16 +194,26 @@ export class TensorList {
     );
     new ResizeObserver(() => this.queueRender()).observe(this.viewport);
     this.updateChrome();
-    const scrolled = () =>
+    this.scrolled = () =>
       requestAnimationFrame(() => {
         this.viewport.scrollTop = scrollTop;
         this.queueRender();
       });
-    if (initial) scrolled();
-    else void this.loadState().then(scrolled);
+    if (initial) this.scrolled();
   }
 
-  /** The first state of a tree the host builds after the summary is painted. */
+  private readonly scrolled: () => void;
+  private loading: Promise<void> | undefined;
+
+  /**
+   * The list is on screen (its tab was shown). A large file's tree is only built in the host when
+   * this first happens: ten editors left on their Overview build none.
+   */
+  activate(): void {
+    if (this.state === BUILDING) this.loading ??= this.loadState().then(this.scrolled);
+  }
+
+  /** The first state of a tree the host builds after the summary is painted, on first show. */
   private async loadState(): Promise<void> {
     try {
       const { state } = await this.rpc.request('rows', { start: 0, count: 0, tree: this.which });
