@@ -13,6 +13,7 @@ import type { Frame } from 'playwright-core';
 import { CODE_SERVER_BIN, ROOT, ensureCodeServer } from '../../test/e2e/build';
 import { Session, sleep, waitFor } from '../../test/e2e/harness';
 import { EXPERTS, EXPERTS_GROUP, fixturePath, writeFixture } from './fixtures';
+import { heapAfterGc } from './heapProbe';
 import {
   NAV_TIMING,
   OURS_SUMMARY,
@@ -532,6 +533,10 @@ async function runTen(side: Side, vsix?: string): Promise<TenResult> {
     const openMs = Date.now() - t0;
     await sleep(1500);
     const open = eh();
+    if (process.env['UI_BENCH_HEAP'] === '1')
+      log(
+        `${side}: ten editors, heap after GC ${JSON.stringify(await heapAfterGc(extensionHostPid(s.serverPid ?? -1)))}`,
+      );
     await closeAll(s);
     await sleep(TEN_SETTLE_MS);
     const closed = eh();

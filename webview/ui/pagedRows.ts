@@ -38,6 +38,9 @@ export class PagedRows<R> {
 
   /** Requests the pages that rows [first, last) need and does not have or wait for yet. */
   ensure(first: number, last: number): void {
+    // No rows in view (an empty list, or one whose state has not come yet): nothing to ask for. Asking
+    // for page 0 anyway made the host build a large tree that no one had opened.
+    if (last <= first) return;
     const version = this.version();
     const lastPage = Math.floor(Math.max(first, last - 1) / this.pageSize);
     for (let page = Math.floor(first / this.pageSize); page <= lastPage; page++) {
