@@ -533,10 +533,9 @@ async function runTen(side: Side, vsix?: string): Promise<TenResult> {
     const openMs = Date.now() - t0;
     await sleep(1500);
     const open = eh();
-    if (process.env['UI_BENCH_HEAP'] === '1')
-      log(
-        `${side}: ten editors, heap after GC ${JSON.stringify(await heapAfterGc(extensionHostPid(s.serverPid ?? -1)))}`,
-      );
+    const host = extensionHostPid(s.serverPid ?? -1);
+    if (process.env['UI_BENCH_HEAP'] === '1' && host !== undefined)
+      log(`${side}: ten editors, heap after GC ${JSON.stringify(await heapAfterGc(host))}`);
     await closeAll(s);
     await sleep(TEN_SETTLE_MS);
     const closed = eh();

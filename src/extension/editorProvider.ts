@@ -231,8 +231,14 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
           rows: t.rows(start, Math.min(count, MAX_ROWS_PER_REQUEST)),
         };
       },
-      setQuery: async ({ query, tree: which }) =>
-        (await tree(which)).setQuery(String(query).slice(0, 500)),
+      setQuery: async ({ query, rows: first, tree: which }) => {
+        const t = await tree(which);
+        const state = t.setQuery(String(query).slice(0, 500));
+        // The first page rides along: one round trip per keystroke instead of two.
+        return first
+          ? { ...state, firstRows: t.rows(0, Math.min(first, MAX_ROWS_PER_REQUEST)) }
+          : state;
+      },
       setGrouping: async ({ grouping, tree: which }) =>
         (await tree(which)).setGrouping(
           grouping === 'flat' || grouping === 'module' ? grouping : 'tree',

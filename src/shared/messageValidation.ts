@@ -65,7 +65,7 @@ const NONE: Shape = {};
 const REQUEST_PARAMS: { readonly [M in Method]: Shape } = {
   ready: NONE,
   rows: { start: int(LIMITS.maxIndex), count: int(LIMITS.maxRowsPerRequest), ...TREE },
-  setQuery: { query: NAME, ...TREE },
+  setQuery: { query: NAME, 'rows?': int(LIMITS.maxRowsPerRequest), ...TREE },
   setGrouping: { grouping: oneOf('tree', 'flat', 'module'), ...TREE },
   setExpanded: { id: int(LIMITS.maxIndex), 'expanded?': bool, ...TREE },
   expandAll: TREE,

@@ -421,7 +421,11 @@ export interface Requests {
     params: { start: number; count: number } & OnTree;
     result: { state: TreeStateDto; start: number; rows: TreeRowDto[] };
   };
-  setQuery: { params: { query: string } & OnTree; result: TreeStateDto };
+  /** `rows`: also send the first that many rows of the new state (a filter starts at the top). */
+  setQuery: {
+    params: { query: string; rows?: number } & OnTree;
+    result: TreeStateDto & { readonly firstRows?: readonly TreeRowDto[] };
+  };
   setGrouping: { params: { grouping: Grouping } & OnTree; result: TreeStateDto };
   setExpanded: { params: { id: number; expanded?: boolean } & OnTree; result: TreeStateDto };
   expandAll: { params: OnTree; result: TreeStateDto };

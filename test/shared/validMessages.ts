@@ -5,7 +5,7 @@ import type { Method } from '../../src/shared/protocol.js';
 export const VALID_PARAMS: { readonly [M in Method]: Record<string, unknown> } = {
   ready: {},
   rows: { start: 100, count: 100, tree: 'base' },
-  setQuery: { query: 'layers 3 q_proj', tree: 'file' },
+  setQuery: { query: 'layers 3 q_proj', rows: 100, tree: 'file' },
   setGrouping: { grouping: 'module' },
   setExpanded: { id: 4, expanded: true, tree: 'file' },
   expandAll: { tree: 'base' },

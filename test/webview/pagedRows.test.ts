@@ -39,4 +39,23 @@ describe('paged rows', () => {
     assert.equal(pages.rowAt(17), 17);
     assert.equal(pages.rowAt(35), undefined);
   });
+
+  it('takes a first page that came with a new state, and does not ask for it again', async () => {
+    const { pages, asked } = list();
+    pages.seed(
+      0,
+      Array.from({ length: 10 }, (_, i) => 100 + i),
+    );
+    pages.ensure(0, 15);
+    await settle();
+    assert.deepEqual(asked, [10], 'only the page that did not come along');
+    assert.equal(pages.rowAt(3), 103);
+    // A list shorter than a page: its only page, short.
+    const short = list();
+    short.pages.seed(0, [7, 8]);
+    short.pages.ensure(0, 2);
+    await settle();
+    assert.deepEqual(short.asked, []);
+    assert.equal(short.pages.rowAt(1), 8);
+  });
 });

@@ -27,6 +27,22 @@ export class PagedRows<R> {
     this.inflight.clear();
   }
 
+  /**
+   * Rows that came with a new state (the first page of a filter), for the state now in force: the
+   * host's answer to a request for a whole number of pages from `start`, so a short last slice is the
+   * end of the list.
+   */
+  seed(start: number, rows: readonly R[]): void {
+    if (start % this.pageSize !== 0) return;
+    for (let at = 0; at < rows.length; at += this.pageSize) {
+      const page = (start + at) / this.pageSize;
+      const slice = rows.slice(at, at + this.pageSize);
+      // Only whole pages, or the list's last one (a short page would hide rows never asked for).
+      if (slice.length === this.pageSize || at + slice.length === rows.length)
+        this.pages.set(page, slice);
+    }
+  }
+
   /** Whether a page is still on its way. */
   get pending(): boolean {
     return this.inflight.size > 0;

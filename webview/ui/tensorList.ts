@@ -242,7 +242,7 @@ export class TensorList {
     window.clearTimeout(this.filterTimer);
     this.filterTimer = window.setTimeout(() => {
       void this.apply(
-        this.rpc.request('setQuery', { query: this.filter.value, tree: this.which }),
+        this.rpc.request('setQuery', { query: this.filter.value, rows: PAGE, tree: this.which }),
         true,
       );
     }, delay);
@@ -253,11 +253,15 @@ export class TensorList {
   }
 
   /** Takes a new tree state from the host and redraws. */
-  private async apply(next: Promise<TreeStateDto>, resetScroll = false): Promise<void> {
-    const state = await next;
+  private async apply(
+    next: Promise<TreeStateDto & { readonly firstRows?: readonly TreeRowDto[] }>,
+    resetScroll = false,
+  ): Promise<void> {
+    const { firstRows, ...state } = await next;
     if (state.version === this.state.version) return;
     this.state = state;
     this.pages.clear();
+    if (firstRows) this.pages.seed(0, firstRows);
     if (resetScroll) {
       this.viewport.scrollTop = 0;
       this.selected = 0;
