@@ -179,6 +179,38 @@ describe('LoRA Lens in VS Code (code-server)', () => {
       await byTestId(app, 'tree-row').first().waitFor({ timeout: TIMEOUT.ui });
       const all = await waitForStats(app, 'the tree to be built', (st) => st.tensors > 0);
       assert.equal(all.tensors, LARGE_TENSORS, 'every tensor is in the tree');
+      // Open the 6,000 layers and scroll through them: the rows drawn are always one run of
+      // consecutive rows, in order, with their own paths (rows kept between draws stay right).
+      await treeRow(app, 'model.layers').click();
+      await waitFor(
+        'model.layers to open',
+        async () => (await treeRow(app, 'model.layers.5').count()) > 0 || undefined,
+        TIMEOUT.ui,
+      );
+      for (const top of [0, 22_000, 60_000, 61_000, 30_000, 29_500, 0]) {
+        const drawn = await waitFor(
+          `rows at scrollTop ${top}`,
+          async () => {
+            const rows = await app.evaluate((y) => {
+              const tree = document.querySelector<HTMLElement>('[data-testid=tree]');
+              if (!tree) return undefined;
+              if (tree.scrollTop !== y) tree.scrollTop = y;
+              const els = Array.from(tree.querySelectorAll<HTMLElement>('.rows > .row'));
+              if (els.some((e) => e.classList.contains('placeholder'))) return undefined;
+              return els.map((e) => [Number(e.dataset.index), e.dataset.path ?? '']);
+            }, top);
+            return rows?.length ? rows : undefined;
+          },
+          TIMEOUT.ui,
+        );
+        const first = drawn[0]?.[0] as number;
+        drawn.forEach(([index, p], k) => {
+          assert.equal(index, first + k, `row ${k} at scrollTop ${top}: consecutive, in order`);
+          // Below model, model.layers: the layers in natural order, one row each.
+          if ((index as number) >= 2 && (index as number) < 6002)
+            assert.equal(p, `model.layers.${(index as number) - 2}`, `row ${index}'s path`);
+        });
+      }
       await setFilter(app, 'layers 5999 down');
       const one = await waitForStats(app, 'the filter to narrow', (st) => st.tensors < all.tensors);
       assert.equal(one.tensors, 1, 'exactly model.layers.5999.down_proj.weight');

@@ -318,15 +318,46 @@ export class TensorList {
     });
   }
 
+  /**
+   * What is drawn, by row index. A scroll keeps the elements of rows still in view (same row data,
+   * same selection) and only makes the ones that came into view, in DOM order: a wheel step redraws
+   * a few rows, not all of them.
+   */
+  private drawn = new Map<
+    number,
+    { row: TreeRowDto | undefined; selected: boolean; el: HTMLElement }
+  >();
+
   private render(): void {
     const [first, last] = visibleRange(this.viewport, ROW_HEIGHT, OVERSCAN, this.state.rowCount);
     this.pages.ensure(first, last);
-    const out: HTMLElement[] = [];
+    const drawn = new Map<
+      number,
+      { row: TreeRowDto | undefined; selected: boolean; el: HTMLElement }
+    >();
+    // The rows kept from the last draw form one run [keptFrom, …): rows above it go before it.
+    let anchor: HTMLElement | null = null;
+    for (const [i, d] of this.drawn) {
+      if (i < first || i >= last) d.el.remove();
+      else if (!anchor || i < Number(anchor.dataset.at)) anchor = d.el;
+    }
+    const keptFrom = anchor ? Number(anchor.dataset.at) : last;
     for (let i = first; i < last; i++) {
       const row = this.pages.rowAt(i);
-      out.push(row ? this.rowElement(row, i) : this.placeholder(i));
+      const selected = i === this.selected;
+      const old = this.drawn.get(i);
+      let el: HTMLElement;
+      if (old && old.row === row && old.selected === selected) el = old.el;
+      else {
+        el = row ? this.rowElement(row, i) : this.placeholder(i);
+        el.dataset.at = String(i);
+        if (old) old.el.replaceWith(el);
+        else if (i < keptFrom && anchor) this.rowsLayer.insertBefore(el, anchor);
+        else this.rowsLayer.append(el);
+      }
+      drawn.set(i, { row, selected, el });
     }
-    this.rowsLayer.replaceChildren(...out);
+    this.drawn = drawn;
   }
 
   private placeholder(index: number): HTMLElement {
