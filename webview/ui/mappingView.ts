@@ -451,7 +451,11 @@ export class MappingView {
           ? h('span', { className: 'role-tag', title: l10n.t('your decision') }, l10n.t('you'))
           : null,
       ),
-      h('span', { className: `mcell ${r.shapeCheck === 'mismatch' ? 'bad' : ''}` }, shapeText(r)),
+      h(
+        'span',
+        { className: `mcell ${r.shapeCheck === 'mismatch' ? 'bad' : ''}`, title: shapeText(r) },
+        shapeText(r),
+      ),
       h(
         'span',
         { className: 'mcell actions' },

@@ -220,6 +220,7 @@ export class TensorList {
       // A filter typed meanwhile has already brought a newer state.
       if (this.state === BUILDING) await this.apply(Promise.resolve(state));
     } catch (e) {
+      this.loading = undefined; // showing the tab again retries
       this.stats.textContent = l10n.t(
         'The tensor list could not be built: {0}',
         e instanceof Error ? e.message : String(e),
