@@ -54,6 +54,14 @@ function checkRange(source: ByteSource, offset: number, length: number): void {
   }
 }
 
+/** A read that found the end of the file before the bytes it was promised. */
+function endedEarly(name: string, at: number): CheckpointError {
+  return new CheckpointError(
+    'IoError',
+    `${name} ended early at byte ${at}; was it truncated while open?`,
+  );
+}
+
 /** Positioned reads on a local file: never reads more than asked, works past 2 GiB. */
 export class FileByteSource implements ByteSource {
   private constructor(
@@ -94,12 +102,7 @@ export class FileByteSource implements ByteSource {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        throw new CheckpointError(
-          'IoError',
-          `${this.name} ended early at byte ${offset + done}; was it truncated while open?`,
-        );
-      }
+      if (bytesRead === 0) throw endedEarly(this.name, offset + done);
       done += bytesRead;
     }
     return out;
@@ -116,12 +119,7 @@ export class FileByteSource implements ByteSource {
       } catch (e) {
         throw toCheckpointError(e);
       }
-      if (bytesRead === 0) {
-        throw new CheckpointError(
-          'IoError',
-          `${this.name} ended early at byte ${offset + done}; was it truncated while open?`,
-        );
-      }
+      if (bytesRead === 0) throw endedEarly(this.name, offset + done);
       done += bytesRead;
     }
     return out;
