@@ -8,6 +8,20 @@ export async function readJsonFile(
   maxBytes: number,
   code: ReaderErrorCode,
 ): Promise<unknown> {
+  return parseJsonText(
+    await readJsonText(siblings, relativePath, maxBytes, code),
+    relativePath,
+    code,
+  );
+}
+
+/** The text of a JSON side file, size-capped and checked to be UTF-8, not yet parsed. */
+export async function readJsonText(
+  siblings: Siblings,
+  relativePath: string,
+  maxBytes: number,
+  code: ReaderErrorCode,
+): Promise<string> {
   const source = await siblings.open(relativePath);
   try {
     if (source.size > maxBytes) {
@@ -18,23 +32,26 @@ export async function readJsonFile(
       );
     }
     const bytes = await source.read(0, source.size);
-    let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       throw new CheckpointError(code, `${relativePath} is not UTF-8 text`, relativePath);
     }
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (e) {
-      throw new CheckpointError(
-        code,
-        `${relativePath} is not valid JSON: ${(e as Error).message}`,
-        relativePath,
-      );
-    }
   } finally {
     await source.close();
+  }
+}
+
+/** JSON.parse, with a syntax error as a named error. */
+export function parseJsonText(text: string, relativePath: string, code: ReaderErrorCode): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CheckpointError(
+      code,
+      `${relativePath} is not valid JSON: ${(e as Error).message}`,
+      relativePath,
+    );
   }
 }
 

@@ -8,7 +8,8 @@ import type {
 import { TensorIndex, tensorTotals } from './tensorTable.js';
 import { CheckpointError } from './errors.js';
 import { checkRelativePath, type Siblings } from './files.js';
-import { isPlainObject, readJsonFile } from './jsonFile.js';
+import { isPlainObject, parseJsonText, readJsonText } from './jsonFile.js';
+import { scanShardIndex, type ScannedIndex } from './shardIndexScan.js';
 
 /** huggingface.js caps: an index is JSON, so bound what we parse. */
 const MAX_INDEX_BYTES = 250 * 1024 * 1024;
@@ -22,71 +23,102 @@ export function isShardIndexName(name: string): boolean {
 }
 
 interface ParsedIndex {
-  /** Tensor name → shard file (checked), over the parsed JSON object itself: no second 1M-entry map. */
+  /** Tensor name → shard file (checked). */
   readonly weightMap: WeightMap;
   readonly shards: string[];
   readonly metadata: Record<string, PlainValue>;
   readonly totalSize: number | undefined;
 }
 
-/** The index's weight_map, read through the parsed object; values are the checked shard paths. */
+/** The index's weight_map: a name → shard-number map over the scanned arrays. */
 class WeightMap {
   constructor(
-    private readonly raw: Readonly<Record<string, string>>,
     private readonly names: readonly string[],
-    private readonly checked: ReadonlyMap<string, string>,
-  ) {
-    this.same = [...checked].every(([raw, file]) => raw === file);
-  }
-
-  /** Every shard name is already its checked path (the usual case): no second lookup. */
-  private readonly same: boolean;
+    private readonly shardOf: readonly number[],
+    private readonly byName: ReadonlyMap<string, number>,
+    /** Checked shard path, by shard number. */
+    private readonly checked: readonly string[],
+  ) {}
 
   get size(): number {
     return this.names.length;
   }
 
   get(tensor: string): string | undefined {
-    // Every own value is a string (checked); what the prototype has under a name ("constructor",
-    // "__proto__") never is.
-    const shard: unknown = this.raw[tensor];
-    if (typeof shard !== 'string') return undefined;
-    return this.same ? shard : this.checked.get(shard);
+    const id = this.byName.get(tensor);
+    return id === undefined ? undefined : this.checked[id];
   }
 
   *entries(): Generator<[string, string]> {
-    for (const name of this.names) yield [name, this.get(name) as string];
+    for (let i = 0; i < this.names.length; i++)
+      yield [this.names[i] as string, this.checked[this.shardOf[i] as number] as string];
   }
 }
 
-function parseIndex(raw: unknown, indexName: string): ParsedIndex {
-  const bad = (what: string) =>
-    new CheckpointError('InvalidIndex', `${indexName}: ${what}`, indexName);
-  if (!isPlainObject(raw)) throw bad('the index must be a JSON object');
-  const map = raw.weight_map;
-  if (!isPlainObject(map)) throw bad('"weight_map" must be an object of tensor name → shard file');
+const indexError = (indexName: string, what: string) =>
+  new CheckpointError('InvalidIndex', `${indexName}: ${what}`, indexName);
+
+/** The index as JSON.parse reads it, in the scanner's shape (the fallback, and every error's wording). */
+function fromJson(raw: unknown, indexName: string): ScannedIndex {
+  if (!isPlainObject(raw)) throw indexError(indexName, 'the index must be a JSON object');
+  const { weight_map: map, ...members } = raw;
+  if (!isPlainObject(map)) return { members: raw, weightMap: undefined };
   const names = Object.keys(map);
+  const shardOf: number[] = [];
+  const files: string[] = [];
+  if (names.length > MAX_WEIGHT_MAP_ENTRIES)
+    return { members, weightMap: { names, shardOf, files } };
+  const ids = new Map<string, number>();
+  for (const tensor of names) {
+    const shard = map[tensor];
+    if (typeof shard !== 'string' || shard.length === 0)
+      throw indexError(
+        indexName,
+        `"weight_map" gives tensor "${tensor}" a shard that is not a file name`,
+      );
+    let id = ids.get(shard);
+    if (id === undefined) {
+      id = files.length;
+      files.push(shard);
+      ids.set(shard, id);
+    }
+    shardOf.push(id);
+  }
+  return { members, weightMap: { names, shardOf, files } };
+}
+
+/** Checks a scanned index; undefined when its weight_map repeats a name (JSON.parse decides those). */
+function parseIndex(scanned: ScannedIndex, indexName: string): ParsedIndex | undefined {
+  const bad = (what: string) => indexError(indexName, what);
+  const { members, weightMap: map } = scanned;
+  if (!map || members.weight_map !== undefined)
+    throw bad('"weight_map" must be an object of tensor name → shard file');
+  const { names, shardOf, files } = map;
   if (names.length > MAX_WEIGHT_MAP_ENTRIES)
     throw new CheckpointError(
       'LimitExceeded',
       `${indexName}: more than ${MAX_WEIGHT_MAP_ENTRIES} weight_map entries`,
     );
-  // A real index names a handful of shards a million times over: check each distinct name once.
-  const checked = new Map<string, string>();
-  for (const tensor of names) {
-    const shard = map[tensor];
-    if (typeof shard !== 'string' || shard.length === 0)
-      throw bad(`"weight_map" gives tensor "${tensor}" a shard that is not a file name`);
-    if (!checked.has(shard)) checked.set(shard, checkRelativePath(shard, 'the model folder'));
-  }
-  const weightMap = new WeightMap(map as Record<string, string>, names, checked);
-  const shards = new Set(checked.values());
+  // A real index names a handful of shards a million times over: check each distinct name once, in
+  // order of first appearance (so the first bad entry is the one named).
+  const checked = files.map((file, id) => {
+    if (file.length === 0)
+      throw bad(
+        `"weight_map" gives tensor "${names[shardOf.indexOf(id)]}" a shard that is not a file name`,
+      );
+    return checkRelativePath(file, 'the model folder');
+  });
+  const byName = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) byName.set(names[i] as string, shardOf[i] as number);
+  if (byName.size !== names.length) return undefined;
+  const weightMap = new WeightMap(names, shardOf, byName, checked);
+  const shards = new Set(checked);
   if (shards.size > MAX_SHARDS)
     throw new CheckpointError('LimitExceeded', `${indexName}: more than ${MAX_SHARDS} shards`);
   const metadata: Record<string, PlainValue> = {};
-  if (raw.metadata !== undefined && !isPlainObject(raw.metadata))
+  if (members.metadata !== undefined && !isPlainObject(members.metadata))
     throw bad('"metadata" must be an object');
-  for (const [k, v] of Object.entries(raw.metadata ?? {})) metadata[k] = v as PlainValue;
+  for (const [k, v] of Object.entries(members.metadata ?? {})) metadata[k] = v as PlainValue;
   // Real indexes store total_size as a number, sometimes as a numeric string.
   const ts = metadata.total_size;
   const totalSize =
@@ -100,6 +132,16 @@ function parseIndex(raw: unknown, indexName: string): ParsedIndex {
   return { weightMap, shards: [...shards].sort(), metadata, totalSize };
 }
 
+/** Reads the index: the fast scan where the file allows it, else JSON.parse. */
+async function readIndex(siblings: Siblings, indexName: string): Promise<ParsedIndex> {
+  const text = await readJsonText(siblings, indexName, MAX_INDEX_BYTES, 'InvalidIndex');
+  const scanned = scanShardIndex(text, MAX_WEIGHT_MAP_ENTRIES);
+  const fast = scanned && parseIndex(scanned, indexName);
+  if (fast) return fast;
+  const raw = parseJsonText(text, indexName, 'InvalidIndex');
+  return parseIndex(fromJson(raw, indexName), indexName) as ParsedIndex;
+}
+
 /**
  * A sharded checkpoint (`model.safetensors.index.json`): reads the index and only the headers of its
  * shards. A missing shard, or a weight_map entry that its shard does not hold, is a named error.
@@ -110,10 +152,7 @@ export async function openShardedIndex(
   openShard: OpenShard,
 ): Promise<Checkpoint> {
   const indexSize = await siblings.size(indexName);
-  const index = parseIndex(
-    await readJsonFile(siblings, indexName, MAX_INDEX_BYTES, 'InvalidIndex'),
-    indexName,
-  );
+  const index = await readIndex(siblings, indexName);
   const missing: string[] = [];
   for (const shard of index.shards) if (!(await siblings.exists(shard))) missing.push(shard);
   if (missing.length) {

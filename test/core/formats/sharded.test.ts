@@ -134,6 +134,40 @@ describe('sharded safetensors (save_pretrained with max_shard_size)', () => {
     await rejectsWith(copy, 'InvalidIndex');
     await writeFile(indexPath, '{"weight_map": ');
     await rejectsWith(copy, 'InvalidIndex', /not valid JSON/);
+    await writeFile(indexPath, '{"weight_map": {"a": "x",}}');
+    await rejectsWith(copy, 'InvalidIndex', /not valid JSON/);
+    await writeFile(indexPath, JSON.stringify({ weight_map: { a: 'x', b: 7 } }));
+    await rejectsWith(copy, 'InvalidIndex', /gives tensor "b" a shard that is not a file name/);
+    await writeFile(indexPath, JSON.stringify({ weight_map: { a: 'x', b: '' } }));
+    await rejectsWith(copy, 'InvalidIndex', /gives tensor "b" a shard that is not a file name/);
+    await writeFile(indexPath, JSON.stringify({ metadata: [], weight_map: {} }));
+    await rejectsWith(copy, 'InvalidIndex', /"metadata" must be an object/);
+    await writeFile(indexPath, JSON.stringify({ metadata: {} }));
+    await rejectsWith(copy, 'InvalidIndex', /"weight_map" must be an object/);
+  });
+
+  it('reads indexes outside the fast scan (escaped names, repeated names) as JSON.parse does', async () => {
+    const copy = join(dir, 'unusual');
+    await cp(FIXTURE, copy, { recursive: true });
+    const indexPath = join(copy, 'model.safetensors.index.json');
+    const original = await readFile(indexPath, 'utf8');
+    const index = JSON.parse(original) as { weight_map: Record<string, string> };
+    const [first, shard] = Object.entries(index.weight_map)[0] as [string, string];
+    const other = expected.shards.find((s) => s !== shard) as string;
+    // Escapes spelling plain characters, and the first name repeated with a wrong shard before the
+    // right one: JSON.parse keeps the last value, so the index is still consistent.
+    const repeated = original.replace(
+      /"weight_map"\s*:\s*\{/,
+      `"weight_map": {"${first}": "${other}", `,
+    );
+    for (const text of [repeated, repeated.replace(/model\./g, 'model\\u002e')]) {
+      await writeFile(indexPath, text);
+      const ckpt = await openPath(copy);
+      assert.equal(ckpt.tensors.length, expected.tensor_count);
+      assert.equal(ckpt.tensors.find((t) => t.name === first)?.file, shard);
+      assert.deepEqual(ckpt.warnings, []);
+      await ckpt.close();
+    }
   });
 });
 

@@ -128,6 +128,36 @@ describe('mapping file', () => {
     assert.ok(!identityMatches(id, folder));
   });
 
+  it('hashes a table with no header file as the canonical JSON of its tensors and metadata', async () => {
+    // Over one hashing piece (4,096 tensors), with names that need escaping and tensors in shards.
+    const tensors = Array.from({ length: 9000 }, (_, i) => ({
+      name: i % 7 === 0 ? `layers.${i}."q\\proj"\n.é` : `layers.${i}.weight`,
+      dtype: i % 2 ? 'F16' : 'BF16',
+      shape: i % 3 ? [i, 4] : [],
+      offset: i * 8,
+      byteLength: 8,
+      ...(i % 5 ? { file: `model-${i % 3}.safetensors` } : {}),
+    }));
+    const metadata = { z: '1', a: 'two "quoted"' };
+    const ckpt = { tensors, metadata, fileSize: 1, format: 'sharded-safetensors' };
+    const id = await checkpointIdentity(ckpt as unknown as Checkpoint, join(dir, 'not-a-file'));
+    const canonical = JSON.stringify({
+      tensors: tensors.map((t) => [
+        t.name,
+        t.dtype,
+        t.shape,
+        t.offset,
+        t.byteLength,
+        t.file ?? null,
+      ]),
+      metadata: [
+        ['a', metadata.a],
+        ['z', metadata.z],
+      ],
+    });
+    assert.equal(id.headerSha256, createHash('sha256').update(canonical).digest('hex'));
+  });
+
   it('identifies a shard index by the index and every shard header', async () => {
     // BASE split into two shards (same tensors, same bytes) behind a model.safetensors.index.json.
     const folder = join(dir, 'sharded-base');
