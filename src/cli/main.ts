@@ -207,6 +207,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           ...(values['save-mapping'] ? { savePath: values['save-mapping'] } : {}),
           strict: values.strict === true,
           hub: hubOptions(values['hub-endpoint']),
+          identities: json,
         });
         io.out(json ? JSON.stringify(j, null, 2) : mapText(j));
         return mapExitCode(j, values.strict === true);

@@ -20,6 +20,8 @@ export interface MapCliOptions {
   readonly hub?: HubOptions;
   /** Also write the result as a mapping file here (atomically, never over a source). */
   readonly savePath?: string;
+  /** false: leave the checkpoints' identities out (null) unless saving; the text output shows none. */
+  readonly identities?: boolean;
 }
 
 export interface MapJsonEntry {
@@ -41,8 +43,9 @@ export interface MapJson {
   unmatchedAdapter: string[];
   unusedBase: string[];
   conflicts: MappingConflict[];
-  adapter: CheckpointIdentity;
-  base: CheckpointIdentity;
+  /** null when the caller said it shows no identities (`identities: false`, the text output). */
+  adapter: CheckpointIdentity | null;
+  base: CheckpointIdentity | null;
   /** The mapping file written with savePath, or null. */
   saved: string | null;
   warnings: string[];
@@ -75,11 +78,12 @@ export async function runMap(
   options: MapCliOptions = {},
 ): Promise<MapJson> {
   return withMappedPair(adapterPath, basePath, options, async (pair) => {
-    const { mapping: result, adapterId, baseId } = pair;
+    const { mapping: result } = pair;
+    const ids = options.identities === false && !options.savePath ? null : await pair.identities();
     let saved: string | null = null;
-    if (options.savePath) {
+    if (options.savePath && ids) {
       saved = resolve(options.savePath);
-      await writeMappingFile(saved, toMappingFile(result, adapterId, baseId), {
+      await writeMappingFile(saved, toMappingFile(result, ids.adapter, ids.base), {
         protect: await sourceFiles([
           adapterPath,
           basePath,
@@ -103,8 +107,8 @@ export async function runMap(
       unmatchedAdapter: [...result.unmatchedAdapter],
       unusedBase: [...result.unusedBase],
       conflicts: [...result.conflicts],
-      adapter: adapterId,
-      base: baseId,
+      adapter: ids?.adapter ?? null,
+      base: ids?.base ?? null,
       saved,
       warnings: [...pair.warnings],
     };

@@ -52,6 +52,14 @@ describe('lora-lens map / export', () => {
     const text = mapText(j);
     assert.ok(text.includes(`${Q0}  →  model.layers.0.self_attn.q_proj.weight`));
     assert.ok(text.startsWith('8 mapped, 0 unmatched'));
+    assert.match(j.adapter?.headerSha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.match(j.base?.headerSha256 ?? '', /^[0-9a-f]{64}$/);
+    // The text output shows no identities, so it need not hash the headers: the rest is the same.
+    const bare = await runMap(ADAPTER, BASE, { identities: false });
+    assert.equal(bare.adapter, null);
+    assert.equal(bare.base, null);
+    assert.equal(mapText(bare), text);
+    assert.deepEqual({ ...bare, adapter: j.adapter, base: j.base }, j);
   });
 
   it('saves a mapping file, replays it with user overrides, and --strict fails on unmatched', async () => {

@@ -49,7 +49,8 @@ describe('lora-lens merge', () => {
 
   it('follows a mapping file: a rejected module is not merged', async () => {
     const pair = await openMappedPair({ adapterPath: ADAPTER, basePath: BASE });
-    const file = toMappingFile(pair.mapping, pair.adapterId, pair.baseId);
+    const ids = await pair.identities();
+    const file = toMappingFile(pair.mapping, ids.adapter, ids.base);
     await pair.close();
     const mappingPath = join(dir, 'mapping.json');
     const edited = {

@@ -22,14 +22,22 @@ export interface MappedPairRequest {
   readonly hub?: HubOptions;
 }
 
+export interface PairIdentities {
+  readonly adapter: CheckpointIdentity;
+  readonly base: CheckpointIdentity;
+}
+
 /** An adapter, its base and the mapping between them, open until `close()`. */
 export interface MappedPair {
   readonly adapter: Checkpoint;
   readonly base: Checkpoint;
   readonly analysis: LoraAnalysis;
   readonly mapping: MappingResult;
-  readonly adapterId: CheckpointIdentity;
-  readonly baseId: CheckpointIdentity;
+  /**
+   * Both checkpoints' identities (header hashes), computed on the first call: at 1M base tensors a
+   * folder's table hash costs about 0.6 s that a command showing no identity need not pay.
+   */
+  identities(): Promise<PairIdentities>;
   /** E.g. the mapping file was made for other checkpoints. */
   readonly warnings: readonly string[];
   close(): Promise<void>;
@@ -51,12 +59,18 @@ export async function openMappedPair(req: MappedPairRequest): Promise<MappedPair
   try {
     base = await openPath(req.basePath, opts);
     const analysis = await analyzeLora(adapter, { readScalar: scalarReader(adapter) });
-    const adapterId = await checkpointIdentity(adapter, identityPath(req.adapterPath));
-    const baseId = await checkpointIdentity(base, identityPath(req.basePath));
+    const opened = base;
+    let ids: Promise<PairIdentities> | undefined;
+    const identities = (): Promise<PairIdentities> =>
+      (ids ??= (async () => ({
+        adapter: await checkpointIdentity(adapter, identityPath(req.adapterPath)),
+        base: await checkpointIdentity(opened, identityPath(req.basePath)),
+      }))());
     const warnings: string[] = [];
     const overrides: MappingOverride[] = [];
     if (req.mappingPath) {
       const file = await readMappingFile(req.mappingPath);
+      const { adapter: adapterId, base: baseId } = await identities();
       if (!identityMatches(file.adapter, adapterId))
         warnings.push(
           `${req.mappingPath} was made for adapter ${file.adapter.path}, whose header differs from ${adapterId.path}`,
@@ -75,14 +89,12 @@ export async function openMappedPair(req: MappedPairRequest): Promise<MappedPair
       base,
       byModule.size > 0 ? { overrides: [...byModule.values()] } : {},
     );
-    const opened = base;
     return {
       adapter,
       base: opened,
       analysis,
       mapping,
-      adapterId,
-      baseId,
+      identities,
       warnings,
       close: async () => {
         await opened.close();

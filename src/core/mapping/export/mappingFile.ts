@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeJsonAtomically } from '../../export/atomicFile.js';
-import type { Checkpoint, TensorInfo } from '../../formats/checkpoint.js';
+import type { Checkpoint } from '../../formats/checkpoint.js';
 import { CheckpointError } from '../../formats/errors.js';
 import { shardHeaders } from '../../formats/sharded.js';
 import {
@@ -99,21 +99,17 @@ async function readHead(path: string, n: number): Promise<Buffer> {
  * array of arrays and one string of about 100 MB.
  */
 function tableHash(ckpt: Checkpoint): string {
-  // As an array element: JSON.stringify writes undefined there as null.
-  const item = (v: unknown): string => JSON.stringify(v) ?? 'null';
   const h = createHash('sha256');
   const CHUNK = 4096;
   const { tensors } = ckpt;
   h.update('{"tensors":[');
   for (let start = 0; start < tensors.length; start += CHUNK) {
-    let piece = start === 0 ? '' : ',';
-    const end = Math.min(tensors.length, start + CHUNK);
-    for (let i = start; i < end; i++) {
-      const t = tensors[i] as TensorInfo;
-      if (i > start) piece += ',';
-      piece += `[${item(t.name)},${item(t.dtype)},${item(t.shape)},${item(t.offset)},${item(t.byteLength)},${item(t.file ?? null)}]`;
-    }
-    h.update(piece);
+    const rows = tensors
+      .slice(start, start + CHUNK)
+      .map((t) => [t.name, t.dtype, t.shape, t.offset, t.byteLength, t.file ?? null]);
+    // The rows without their brackets, joined to the last piece by a comma.
+    const piece = JSON.stringify(rows);
+    h.update(start === 0 ? piece.slice(1, -1) : `,${piece.slice(1, -1)}`);
   }
   const meta = Object.keys(ckpt.metadata)
     .sort()

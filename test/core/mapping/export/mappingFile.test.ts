@@ -220,8 +220,9 @@ describe('mapping file', () => {
     const made = await pairFor();
     const mappingPath = join(dir, 'sharded-mapping.json');
     try {
-      assert.equal(made.baseId.headerSha256, first.headerSha256);
-      await writeMappingFile(mappingPath, toMappingFile(made.mapping, made.adapterId, made.baseId));
+      const ids = await made.identities();
+      assert.equal(ids.base.headerSha256, first.headerSha256);
+      await writeMappingFile(mappingPath, toMappingFile(made.mapping, ids.adapter, ids.base));
     } finally {
       await made.close();
     }
