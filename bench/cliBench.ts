@@ -29,7 +29,7 @@ fs.closeSync(fd);
 process.stdout.write(Object.keys(JSON.parse(header.toString('utf8'))).length + '\\n');
 `;
 
-interface Run {
+export interface Run {
   ms: number;
   /** User + system CPU time (GNU time, 10 ms steps; averaged): steadier than wall time on a busy machine. */
   cpuMs: number;
@@ -61,14 +61,19 @@ const median = (xs: number[]): number => {
 };
 
 /** Wall and RSS medians and mean CPU time of both sides, interleaved (after two warm-up rounds). */
-function compare(ours: readonly string[], base: readonly string[]): { ours: Run; base: Run } {
-  for (let i = 0; i < 2; i++) {
+export function compare(
+  ours: readonly string[],
+  base: readonly string[],
+  rounds = ROUNDS,
+  warmups = 2,
+): { ours: Run; base: Run } {
+  for (let i = 0; i < warmups; i++) {
     runOnce(ours);
     runOnce(base);
   }
   const o: Run[] = [];
   const b: Run[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < rounds; i++) {
     o.push(runOnce(ours));
     b.push(runOnce(base));
   }

@@ -12,7 +12,9 @@
  *    Node process reading the header + JSON.parse, and its peak RSS (bench/cliBench.ts).
  *    `npm run bench -- --cli` runs only this one.
  * 6. `map` of a 10,000-module adapter onto a 1,000,000-parameter base, against the exact-name join
- *    (bench/mapScaleBench.ts; goal < 2 s).
+ *    (bench/mapScaleBench.ts; goal < 2 s); and `lora-lens map` end to end on the same model as
+ *    16 shard files, against reading and JSON.parsing every header (bench/mapCliBench.ts; `--cli
+ *    --map` runs it after the CLI bench).
  * 7. The Mapping table at 100,000 modules: filter keystroke + first page, against serialising every row
  *    as the editor once did (bench/mappingTableBench.ts; goal < 50 ms).
  * 8. What an open editor keeps in the extension host for 100k / 10×100k / 1M tensors, and the fuzzy
@@ -26,6 +28,7 @@ import { join } from 'node:path';
 import { openCheckpointFile, openPath } from '../src/core/formats/index.js';
 import { benchCli } from './cliBench.js';
 import { benchExtract } from './extractBench.js';
+import { benchMapCli } from './mapCliBench.js';
 import { benchMapScale } from './mapScaleBench.js';
 import { benchMappingTable } from './mappingTableBench.js';
 import { benchQuant } from './quantBench.js';
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
     for (const line of await benchQuant(join(DIR, 'quant'))) console.log(line);
     for (const line of await benchSurgery()) console.log(line);
     for (const line of benchMapScale()) console.log(line);
+    for (const line of await benchMapCli(join(DIR, 'mapcli'))) console.log(line);
     for (const line of benchMappingTable()) console.log(line);
     hostMemory();
   } finally {
@@ -238,13 +242,15 @@ async function child(mode: string, path: string): Promise<void> {
   console.log(process.resourceUsage().maxRSS);
 }
 
-/** `--cli`: only the CLI bench (bench/cliBench.ts), on the same 20,000-tensor file. */
+/** `--cli`: only the CLI bench (bench/cliBench.ts), on the same 20,000-tensor file; `--cli --map` adds `map`. */
 async function cliOnly(): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   const path = join(DIR, 'sparse-10g.safetensors');
   try {
     await makeSparseFile(path);
     for (const line of benchCli(join(DIR, 'cli'), path, TENSORS)) console.log(line);
+    if (process.argv.includes('--map'))
+      for (const line of await benchMapCli(join(DIR, 'mapcli'))) console.log(line);
   } finally {
     if (!process.env.KEEP) rmSync(DIR, { recursive: true, force: true });
   }

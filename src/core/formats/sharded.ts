@@ -30,14 +30,14 @@ interface ParsedIndex {
   readonly totalSize: number | undefined;
 }
 
-/** The index's weight_map: a name → shard-number map over the scanned arrays. */
+/** The index's weight_map over the scanned arrays; its name → shard map is built on first lookup. */
 class WeightMap {
   constructor(
-    private readonly names: readonly string[],
-    private readonly shardOf: readonly number[],
-    private readonly byName: ReadonlyMap<string, number>,
+    readonly names: readonly string[],
+    readonly shardOf: readonly number[],
     /** Checked shard path, by shard number. */
-    private readonly checked: readonly string[],
+    readonly checked: readonly string[],
+    private byName: Map<string, number> | undefined,
   ) {}
 
   get size(): number {
@@ -45,6 +45,7 @@ class WeightMap {
   }
 
   get(tensor: string): string | undefined {
+    this.byName ??= nameMap(this.names, this.shardOf);
     const id = this.byName.get(tensor);
     return id === undefined ? undefined : this.checked[id];
   }
@@ -53,6 +54,19 @@ class WeightMap {
     for (let i = 0; i < this.names.length; i++)
       yield [this.names[i] as string, this.checked[this.shardOf[i] as number] as string];
   }
+}
+
+function nameMap(names: readonly string[], shardOf: readonly number[]): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) byName.set(names[i] as string, shardOf[i] as number);
+  return byName;
+}
+
+/** Names in strictly ascending order (transformers writes the index with sorted keys): none repeats. */
+function strictlyAscending(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++)
+    if (!((names[i - 1] as string) < (names[i] as string))) return false;
+  return true;
 }
 
 const indexError = (indexName: string, what: string) =>
@@ -108,10 +122,13 @@ function parseIndex(scanned: ScannedIndex, indexName: string): ParsedIndex | und
       );
     return checkRelativePath(file, 'the model folder');
   });
-  const byName = new Map<string, number>();
-  for (let i = 0; i < names.length; i++) byName.set(names[i] as string, shardOf[i] as number);
-  if (byName.size !== names.length) return undefined;
-  const weightMap = new WeightMap(names, shardOf, byName, checked);
+  // A repeated name needs the Map to be found; sorted names (the usual index) prove there is none.
+  let byName: Map<string, number> | undefined;
+  if (!strictlyAscending(names)) {
+    byName = nameMap(names, shardOf);
+    if (byName.size !== names.length) return undefined;
+  }
+  const weightMap = new WeightMap(names, shardOf, checked, byName);
   const shards = new Set(checked);
   if (shards.size > MAX_SHARDS)
     throw new CheckpointError('LimitExceeded', `${indexName}: more than ${MAX_SHARDS} shards`);
@@ -181,6 +198,45 @@ export async function openShardedIndex(
   }
 }
 
+/**
+ * The shards' tensors, when the index lists each shard's tensors exactly and in the shard's data
+ * order, as `save_pretrained` writes them (a sorted index; each shard's tensors sorted by name):
+ * string comparisons, no hashing of a million names. undefined at the first difference (a tensor
+ * missing, unlisted, listed elsewhere or in another order); the caller then looks each one up.
+ */
+function listedInOrder(
+  map: WeightMap,
+  shardNames: readonly string[],
+  owns: readonly (readonly TensorInfo[])[],
+): TensorInfo[] | undefined {
+  const ids = new Map<string, number>();
+  for (const [id, path] of map.checked.entries()) {
+    if (ids.has(path)) return undefined; // two spellings of one shard
+    ids.set(path, id);
+  }
+  // The index positions of each shard's entries, in index order (a counting sort by shard).
+  const starts = new Int32Array(map.checked.length + 1);
+  for (const id of map.shardOf) (starts[id + 1] as number)++;
+  for (let id = 0; id < map.checked.length; id++)
+    starts[id + 1] = (starts[id + 1] as number) + (starts[id] as number);
+  const next = starts.slice(0, -1);
+  const positions = new Int32Array(map.shardOf.length);
+  for (const [i, id] of map.shardOf.entries()) positions[(next[id] as number)++] = i;
+  const out: TensorInfo[] = [];
+  for (const [k, shard] of shardNames.entries()) {
+    const own = owns[k] as readonly TensorInfo[];
+    const id = ids.get(shard);
+    if (id === undefined) return undefined;
+    const start = starts[id] as number;
+    if ((starts[id + 1] as number) - start !== own.length) return undefined;
+    for (let j = 0; j < own.length; j++)
+      if (map.names[positions[start + j] as number] !== (own[j] as TensorInfo).name)
+        return undefined;
+    for (const t of own) out.push(inShard(t, shard));
+  }
+  return out.length === map.size ? out : undefined;
+}
+
 /** `t` with its shard file; a plain safetensors entry is rebuilt as one literal (faster than a spread). */
 function inShard(t: TensorInfo, file: string): TensorInfo {
   if (t.role !== undefined || t.storage || t.consumers || t.quant) return { ...t, file };
@@ -231,30 +287,34 @@ class ShardedCheckpoint implements Checkpoint {
     this.name = indexName;
     const warnings: string[] = [];
     // Walk each shard's own list (already in data order) instead of looking every index entry up in
-    // its shard: one map lookup per tensor, and the result comes out sorted by file, then offset.
-    const tensors: TensorInfo[] = [];
+    // its shard: the result comes out sorted by file, then offset.
     const shardNames = [...shards.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const shard of shardNames) {
-      const ckpt = shards.get(shard) as Checkpoint;
-      let extra = 0;
-      let firstExtra: string | undefined;
-      const own = [...ckpt.tensors].sort((a, b) => a.offset - b.offset);
-      for (const t of own) {
-        if (index.weightMap.get(t.name) !== shard) {
-          extra++;
-          firstExtra ??= t.name;
-          continue;
+    const owns = shardNames.map((shard) =>
+      [...(shards.get(shard) as Checkpoint).tensors].sort((a, b) => a.offset - b.offset),
+    );
+    let tensors = listedInOrder(index.weightMap, shardNames, owns);
+    if (!tensors) {
+      tensors = [];
+      for (const [k, shard] of shardNames.entries()) {
+        let extra = 0;
+        let firstExtra: string | undefined;
+        for (const t of owns[k] as TensorInfo[]) {
+          if (index.weightMap.get(t.name) !== shard) {
+            extra++;
+            firstExtra ??= t.name;
+            continue;
+          }
+          tensors.push(inShard(t, shard));
         }
-        tensors.push(inShard(t, shard));
+        if (extra)
+          warnings.push(
+            `${shard} holds ${extra} tensor(s) the index does not list (e.g. "${firstExtra}"); they are not shown`,
+          );
       }
-      if (extra)
-        warnings.push(
-          `${shard} holds ${extra} tensor(s) the index does not list (e.g. "${firstExtra}"); they are not shown`,
-        );
     }
     if (tensors.length !== index.weightMap.size) {
       // Some entry names a tensor its shard does not hold: find the first, in index order.
-      const held = new Set(tensors.map((t) => t.name));
+      const held = new Set((tensors as TensorInfo[]).map((t) => t.name));
       for (const [tensorName, shard] of index.weightMap.entries()) {
         if (held.has(tensorName)) continue;
         throw new CheckpointError(
