@@ -20,6 +20,7 @@ import {
   unsupported,
 } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import { mayEndWith, someLastSegmentStarts } from './nameIndex.js';
 
 const STATE_RE = /^(.+)\.quant_state\.bitsandbytes__([^.]+)$/;
 const ORPHAN_SUFFIXES = ['.absmax', '.quant_map', '.nested_absmax', '.nested_quant_map'];
@@ -56,7 +57,10 @@ interface Layout {
 async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
   const found: QuantizedWeight[] = [];
   const withState = new Set<string>();
-  for (const t of ctx.tensors) {
+  // STATE_RE's last segment starts with bitsandbytes__; ORPHAN_SUFFIXES each end in a segment.
+  const states = someLastSegmentStarts(ctx.tensors, 'bitsandbytes__');
+  if (!states && !ORPHAN_SUFFIXES.some((s) => mayEndWith(ctx.tensors, s))) return found;
+  for (const t of states ? ctx.tensors : []) {
     const m = STATE_RE.exec(t.name);
     if (!m) continue;
     const weightName = m[1] as string;

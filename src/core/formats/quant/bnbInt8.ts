@@ -17,6 +17,7 @@ import {
   unsupported,
 } from './partRead.js';
 import type { QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import { mayEndWith } from './nameIndex.js';
 
 /** bitsandbytes' old `weight_format` codes (LINEAR_8BIT_WEIGHTS_FORMAT_MAPPING). */
 const WEIGHT_FORMATS = ['row', 'col32', 'col_turing', 'col_ampere'];
@@ -39,6 +40,8 @@ function isInt8Config(config: Readonly<Record<string, PlainValue>> | undefined):
 async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
   const found: QuantizedWeight[] = [];
   const int8Config = isInt8Config(ctx.quantizationConfig);
+  if (!int8Config && !mayEndWith(ctx.tensors, '.SCB') && !mayEndWith(ctx.tensors, '.weight_format'))
+    return found;
   for (const t of ctx.tensors) {
     if (t.name.endsWith('.SCB')) {
       found.push(await int8Weight(ctx, t.name.slice(0, -'.SCB'.length), t));

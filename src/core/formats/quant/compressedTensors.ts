@@ -14,6 +14,7 @@ import { ctArgsFor, ctSettings, type CtArgs, type CtSettings } from './compresse
 import { expectPart, floatValues, int32Words, int8Values, SCALE_DTYPES } from './intPacking.js';
 import { bitsPerWeight, invalid, shapeText, unsupported } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import { mayEndWith } from './nameIndex.js';
 
 const PACKED_BITS: ReadonlySet<number> = new Set([2, 4, 8]);
 
@@ -53,8 +54,10 @@ function candidates(ctx: QuantContext): Candidate[] {
   // Modules with a weight_scale, found in one pass: an int8 model without scales (or a million I8
   // scalars) costs no name lookups.
   const scaled = new Set<string>();
-  for (const t of ctx.tensors)
-    if (t.name.endsWith('.weight_scale')) scaled.add(t.name.slice(0, -'.weight_scale'.length));
+  if (mayEndWith(ctx.tensors, '.weight_scale'))
+    for (const t of ctx.tensors)
+      if (t.name.endsWith('.weight_scale')) scaled.add(t.name.slice(0, -'.weight_scale'.length));
+  if (scaled.size === 0 && !mayEndWith(ctx.tensors, '.weight_packed')) return out;
   for (const t of ctx.tensors) {
     if (t.name.endsWith('.weight_packed') && t.dtype === 'I32')
       out.push({ module: t.name.slice(0, -'.weight_packed'.length), values: t, packed: true });

@@ -22,6 +22,7 @@ import {
   unsupported,
 } from './partRead.js';
 import type { PartReader, QuantContext, QuantizedWeight, QuantScheme } from './types.js';
+import { nameIndex } from './nameIndex.js';
 
 const DEFAULT_BLOCK: readonly [number, number] = [128, 128];
 
@@ -42,6 +43,7 @@ interface ScaleGrid {
 async function recognise(ctx: QuantContext): Promise<QuantizedWeight[]> {
   const found: QuantizedWeight[] = [];
   const block = configuredBlock(ctx.quantizationConfig);
+  if (![...nameIndex(ctx.tensors).dtypes].some((d) => FP8_WEIGHT_DTYPES.has(d))) return found;
   for (const t of ctx.tensors) {
     if (!FP8_WEIGHT_DTYPES.has(t.dtype) || !(t.name === 'weight' || t.name.endsWith('.weight')))
       continue;

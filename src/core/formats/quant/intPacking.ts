@@ -6,6 +6,7 @@ import type { PlainValue, TensorInfo } from '../checkpoint.js';
 import { toFloat32 } from '../floatDecode.js';
 import { invalid, shapeText } from './partRead.js';
 import type { NameLookup } from './types.js';
+import { mayEndWith } from './nameIndex.js';
 
 /** Dtypes the scales of these schemes are stored in. */
 export const SCALE_DTYPES: ReadonlySet<string> = new Set(['F16', 'BF16', 'F32']);
@@ -55,6 +56,7 @@ export function modulesWith(
   suffix: string,
 ): { module: string; tensor: TensorInfo }[] {
   const out: { module: string; tensor: TensorInfo }[] = [];
+  if (!mayEndWith(tensors, suffix)) return out;
   for (const t of tensors) {
     if (t.name.endsWith(suffix) && t.name.length > suffix.length)
       out.push({ module: t.name.slice(0, -suffix.length), tensor: t });
