@@ -84,7 +84,7 @@ async function listing(text: string, shards: Shards): Promise<Listing | string> 
     );
     return {
       tensors: ckpt.tensors.map((t) => `${t.file}:${t.name}`),
-      warnings: ckpt.warnings.filter((w) => w.includes('the index does not list')),
+      warnings: (ckpt.warnings ?? []).filter((w) => w.includes('the index does not list')),
     };
   } catch (e) {
     assert.ok(e instanceof CheckpointError, String(e));
