@@ -5,6 +5,7 @@
 //   UI_BENCH_SIZES=30,20000,100000,1000000
 //   UI_BENCH_OPEN_TIMEOUT_MS=30000     an open slower than this is reported as "> 30 s"
 //   WEIGHTLESS_SRC=dir | WEIGHTLESS_VSIX=file | UI_BENCH_BASELINE=0 (skip the baseline)
+//   UI_BENCH_FLOOR=0                   skip the floor (an empty custom editor, bench/ui/floor.ts)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -31,6 +32,7 @@ import {
   type OpenMarks,
 } from './measure';
 import { weightlessVsix } from './weightless';
+import { FLOOR_COMMAND, floorLines, floorVsix } from './floor';
 
 const WORK = path.join(ROOT, '.bench-tmp', 'ui');
 // Sessions (and so the fixtures in their workspaces) live in the git-ignored .bench-tmp/ui/.
@@ -49,7 +51,7 @@ const TEN_SIZE = 100_000;
 const TEN_SETTLE_MS = 10_000;
 const FILTER_QUERY = 'q_proj';
 
-type Side = 'ours' | 'weightless';
+type Side = 'ours' | 'weightless' | 'floor';
 
 /** The filter's debounce in the webview source (what a keystroke waits before it asks the host). */
 function debounceMs(): number {
@@ -148,7 +150,12 @@ async function startSide(
   const s = new Session({
     name,
     installVsix: side === 'ours',
-    waitForCommand: side === 'ours' ? undefined : 'Weightless: Open with Weightless',
+    waitForCommand:
+      side === 'ours'
+        ? undefined
+        : side === 'floor'
+          ? FLOOR_COMMAND
+          : 'Weightless: Open with Weightless',
     settings: { 'workbench.editor.enablePreview': false, 'explorer.autoReveal': false },
   });
   try {
@@ -161,7 +168,7 @@ async function startSide(
       );
     }
     if (copies) for (let c = 1; c < TEN; c++) writeFixture(s.workspace, TEN_SIZE, c);
-    if (vsix && side === 'weightless') installExtension(s, vsix);
+    if (vsix && side !== 'ours') installExtension(s, vsix);
     await s.start();
     await s.page.context().addInitScript(PROBE_SCRIPT);
   } catch (err) {
@@ -486,7 +493,8 @@ async function runSide(side: Side, vsix?: string): Promise<SideResult> {
       log(`${side} ${n}: warm ${warm.map((o) => detail(o)).join('; ')}`);
       res.sizes.set(n, { first, warm });
     }
-    for (const n of SIZES.filter((n) => n >= 100_000)) {
+    // The floor has opens only (no list to filter).
+    for (const n of SIZES.filter((n) => n >= 100_000 && side !== 'floor')) {
       const f = await benchFilter(side, s, n);
       log(`${side} ${n}: filter ${f.total.map((t) => t.toFixed(0)).join(', ')} ${f.note ?? ''}`);
       res.filter.set(n, f);
@@ -629,6 +637,7 @@ function report(
   base: SideResult | undefined,
   baseWhy: string,
   build: string,
+  floor: { res?: SideResult; why: string },
 ): void {
   const rows: Row[] = [];
   const label = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n));
@@ -743,6 +752,26 @@ function report(
   for (const r of rows) console.log(line(r));
   for (const n of [...ours.notes, ...(base?.notes ?? []).map((x) => `Weightless: ${x}`)])
     console.log(`note: ${n}`);
+  const floorRows = SIZES.map((n) => {
+    const o = ours.sizes.get(n);
+    const f = floor.res?.sizes.get(n);
+    const [oursCold, floorCold, oursWarm, floorWarm] = [
+      coldMs(o),
+      coldMs(f),
+      warmMedian(o),
+      warmMedian(f),
+    ];
+    return {
+      size: label(n),
+      ours: openCell(o),
+      floor: openCell(f),
+      oursCold,
+      floorCold,
+      oursWarm,
+      floorWarm,
+    };
+  });
+  for (const l of floorLines(floorRows, floor.why)) console.log(l);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -822,7 +851,16 @@ async function main(): Promise<void> {
       }
     }
   } else baseWhy = wl.missing;
-  report(ours, base, baseWhy, build);
+  const floor: { res?: SideResult; why: string } = { why: '' };
+  const fv = floorVsix(WORK);
+  if ('vsix' in fv) {
+    try {
+      floor.res = await runSide('floor', fv.vsix);
+    } catch (err) {
+      floor.why = `its session failed: ${(err as Error).message.split('\n')[0]}`;
+    }
+  } else floor.why = fv.missing;
+  report(ours, base, baseWhy, build, floor);
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   const dir = process.env['E2E_RUN_DIR'];
   if (dir && existsSync(dir) && process.env['E2E_KEEP'] !== '1')
