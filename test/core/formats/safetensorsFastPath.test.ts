@@ -297,4 +297,30 @@ describe('safetensors fast path: same result as JSON.parse', () => {
       await agree(mutate(base, rng, seeds), `byte mutation ${i}`);
     }
   });
+
+  it('large canonical headers: entries across the 64 KiB text windows, over-long and non-ASCII names', async () => {
+    const rng = new Rng(64);
+    for (let round = 0; round < 6; round++) {
+      const parts: string[] = ['"__metadata__":{"format":"pt"}'];
+      let offset = 0;
+      for (let i = 0; i < 900; i++) {
+        // Mostly canonical entries of varied length (some far past the 4 KiB slack), a few with
+        // non-ASCII names, escapes, whitespace or a number past 2^53 (the byte walk's to decide).
+        const len = rng.int(10) === 0 ? 3000 + rng.int(3000) : 10 + rng.int(120);
+        let name = `layers.${i}.${'w'.repeat(len)}`;
+        if (rng.int(40) === 0) name += '.é';
+        const dims = rng.int(3) === 0 ? [] : [1 + rng.int(4), 2];
+        const bytes = dims.reduce((a, b) => a * b, 1) * 2;
+        const end = round === 5 && i === 700 ? '9007199254740993' : String(offset + bytes);
+        const sep = rng.int(60) === 0 ? ' ' : '';
+        parts.push(
+          `${JSON.stringify(name)}:${sep}{"dtype":"F16","shape":${JSON.stringify(dims)},"data_offsets":[${offset},${end}]}`,
+        );
+        offset += bytes;
+      }
+      const text = `{${parts.join(',')}}`;
+      assert.ok(text.length > 3 * 65536, String(text.length));
+      await agree(rawFile(text, offset), `round ${round}`);
+    }
+  });
 });
