@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../../src/core/smoke/reference.js';
 import { scanShardIndex, type ScannedIndex } from '../../../src/core/formats/shardIndexScan.js';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
@@ -149,7 +138,7 @@ describe('shard index scan (the fast subset of JSON)', () => {
   });
 
   it('agrees with JSON.parse on 3,000 seeded indexes and their one-character corruptions', () => {
-    const r = rng(15);
+    const r = mulberry32(15);
     let accepted = 0;
     for (let i = 0; i < 3000; i++) {
       const text = randomIndex(r);

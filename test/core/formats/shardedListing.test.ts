@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../../src/core/smoke/reference.js';
 import { MemoryByteSource } from '../../../src/core/formats/byteSource.js';
 import type { Checkpoint, TensorInfo } from '../../../src/core/formats/checkpoint.js';
 import { CheckpointError } from '../../../src/core/formats/errors.js';
 import type { Siblings } from '../../../src/core/formats/files.js';
 import { openShardedIndex } from '../../../src/core/formats/sharded.js';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Shards = Record<string, string[]>; // shard file → its tensor names, in data order
 
@@ -94,7 +83,7 @@ async function listing(text: string, shards: Shards): Promise<Listing | string> 
 
 describe('sharded listing: the in-order walk agrees with looking every tensor up', () => {
   it('on 400 seeded indexes: sorted, in data order, scrambled, with tensors missing, unlisted or moved', async () => {
-    const r = rng(4);
+    const r = mulberry32(4);
     for (let round = 0; round < 400; round++) {
       const files = ['a.safetensors', 'b.safetensors', 'c.safetensors'].slice(
         0,
