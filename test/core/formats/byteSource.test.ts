@@ -3,7 +3,7 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FileByteSource } from '../../../src/core/formats/byteSource.js';
+import { FileByteSource, unpooledBytes } from '../../../src/core/formats/byteSource.js';
 import { CheckpointError } from '../../../src/core/formats/errors.js';
 
 describe('file byte source', () => {
@@ -44,6 +44,26 @@ describe('file byte source', () => {
         (e: unknown) =>
           e instanceof CheckpointError && e.code === 'IoError' && /ended early/.test(e.message),
       );
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('gives a large read a block past the mmap threshold, and reads it whole', async () => {
+    const MiB = 1024 * 1024;
+    assert.equal(unpooledBytes(4096).buffer.byteLength, 4096, 'a small read is its own size');
+    const large = unpooledBytes(3 * MiB);
+    assert.equal(large.length, 3 * MiB);
+    assert.ok(large.buffer.byteLength > 32 * MiB, 'a block glibc always maps and unmaps');
+    assert.equal(unpooledBytes(40 * MiB).buffer.byteLength, 40 * MiB, 'past 32 MiB, its own size');
+    const path = join(dir, 'c.bin');
+    const big = Uint8Array.from({ length: 2 * MiB + 3 }, (_, i) => (i * 13 + (i >> 11)) & 255);
+    await writeFile(path, big);
+    const source = await FileByteSource.open(path);
+    try {
+      const read = await source.read(1, big.length - 1);
+      assert.equal(read.length, big.length - 1);
+      assert.deepEqual(read, big.subarray(1));
     } finally {
       await source.close();
     }
