@@ -1,7 +1,9 @@
 /**
- * Diagnostics for `bench:ui` (UI_BENCH_HEAP=1, Node with a global WebSocket): opens the inspector of
- * the extension host (SIGUSR1), collects garbage and reads its heap, so an RSS figure can be split into
- * live objects, external buffers and what V8 holds on to. Never used by the product.
+ * For `bench:ui` (Node with a global WebSocket: the script passes --experimental-websocket): opens the
+ * inspector of the extension host (SIGUSR1), collects garbage and reads its heap, so an RSS figure can
+ * be split into live objects, external buffers and what V8 holds on to, and the ten-editor scenario
+ * can see what closing released. UI_BENCH_HEAP=1 also logs the heap with ten open. Never used by the
+ * product.
  */
 interface CdpReply {
   id?: number;

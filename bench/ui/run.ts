@@ -102,7 +102,15 @@ interface SideResult {
   sizes: Map<number, SizeResult>;
   filter: Map<number, { total: number[]; shown: string; note?: string }>;
   expand?: FrameStats[];
-  ten?: { before: number; open: number; closed: number; openMs: number; timedOut: number };
+  ten?: {
+    before: number;
+    open: number;
+    closed: number;
+    /** RSS after close once a full GC has run (through the inspector); NaN when it could not. */
+    collected: number;
+    openMs: number;
+    timedOut: number;
+  };
   notes: string[];
 }
 
@@ -542,12 +550,25 @@ async function runTen(side: Side, vsix?: string): Promise<TenResult> {
     await sleep(1500);
     const open = eh();
     const host = extensionHostPid(s.serverPid ?? -1);
+    // A diagnostic only: the GC it forces makes "left after close" smaller than it would be.
     if (process.env['UI_BENCH_HEAP'] === '1' && host !== undefined)
       log(`${side}: ten editors, heap after GC ${JSON.stringify(await heapAfterGc(host))}`);
     await closeAll(s);
     await sleep(TEN_SETTLE_MS);
     const closed = eh();
-    const r = { before, open, closed, openMs, timedOut };
+    // V8 frees the closed documents at its next full GC, which an idle host may not run for a long
+    // while; one forced through the inspector shows what closing released.
+    let collected = NaN;
+    if (host !== undefined) {
+      try {
+        const heap = await heapAfterGc(host);
+        collected = eh();
+        log(`${side}: ten editors closed, heap after GC ${JSON.stringify(heap)}`);
+      } catch (err) {
+        log(`${side}: ten editors: no GC probe (${(err as Error).message})`);
+      }
+    }
+    const r = { before, open, closed, collected, openMs, timedOut };
     log(`${side}: ten editors ${JSON.stringify(r)}`);
     return r;
   } finally {
@@ -706,16 +727,18 @@ function report(
     Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(0)} MB` : 'n/a';
   const tenCell = (t: SideResult['ten']) =>
     t
-      ? `${signed(t.open - t.before)} with ten open (${(t.openMs / 1000).toFixed(1)} s${t.timedOut ? `, ${t.timedOut} timed out` : ''}); ${signed(t.closed - t.before)} left ${TEN_SETTLE_MS / 1000} s after close`
+      ? `${signed(t.open - t.before)} with ten open (${(t.openMs / 1000).toFixed(1)} s${t.timedOut ? `, ${t.timedOut} timed out` : ''}); ${signed(t.closed - t.before)} left ${TEN_SETTLE_MS / 1000} s after close, ${signed(t.collected - t.before)} after a GC`
       : 'n/a';
   if (ours.ten) {
     const g = ours.ten.timedOut ? NaN : ours.ten.open - ours.ten.before;
+    // "Most returned": after a GC, at most a quarter of the growth is still there.
+    const kept = (ours.ten.collected - ours.ten.before) / g;
     rows.push({
-      goal: `ten 100k editors: RSS growth < 300 MB, most returned on close`,
+      goal: `ten 100k editors: RSS growth < 300 MB, ≥ 75% returned on close (after a GC)`,
       ours: tenCell(ours.ten),
       base: base ? tenCell(base.ten) : noBase,
       ratio: base?.ten ? ratio(g, base.ten.open - base.ten.before) : '—',
-      met: met(g, (v) => v < 300),
+      met: met(g, (v) => v < 300 && kept <= 0.25),
     });
   }
 
