@@ -135,7 +135,8 @@ export interface OpenContext {
 
 export function summarizeDtypes(tensors: readonly TensorInfo[]): DtypeStats[] {
   const acc = new Map<string, { tensors: number; parameters: number; bytes: number }>();
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as TensorInfo;
     const s = acc.get(t.dtype) ?? { tensors: 0, parameters: 0, bytes: 0 };
     s.tensors++;
     s.parameters += t.parameterCount;

@@ -44,13 +44,26 @@ interface Entry {
 class Interner {
   private readonly shapes = new Map<string, readonly number[]>();
   private readonly dtypes = new Map<string, DType>();
+  /**
+   * The shapes returned last, newest first: a model's layers repeat a few shapes in turn, so most
+   * entries match one of these by comparing numbers, with no key string built for the map.
+   */
+  private readonly recent: (readonly number[])[] = [];
+
   shape(shape: number[]): readonly number[] {
+    const recent = this.recent;
+    for (let r = 0; r < recent.length; r++) {
+      const kept = recent[r] as readonly number[];
+      if (sameDims(kept, shape)) return kept;
+    }
     const key = shape.length === 1 ? String(shape[0]) : shape.join(',');
     let kept = this.shapes.get(key);
     if (kept === undefined) {
       kept = Object.freeze(shape.slice());
       this.shapes.set(key, kept);
     }
+    if (recent.length === RECENT_SHAPES) recent.pop();
+    recent.unshift(kept);
     return kept;
   }
   dtype(dtype: DType): DType {
@@ -62,6 +75,14 @@ class Interner {
     }
     return kept;
   }
+}
+
+const RECENT_SHAPES = 8;
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A JSON value must be a non-negative integer that JavaScript holds exactly. */
@@ -211,8 +232,11 @@ function parseMetadata(value: unknown): Record<string, string> {
 
 /** Element count, or a ValidationOverflow/TensorInvalidInfo error when it cannot be held exactly. */
 function elementCount(e: Entry): number {
+  // Indexed loops here and below: this runs once per tensor, often before the JIT has optimised it,
+  // and an unoptimised for…of allocates an iterator result per step.
+  const shape = e.shape;
   let n = 1;
-  for (const d of e.shape) n *= d;
+  for (let i = 0; i < shape.length; i++) n *= shape[i] as number;
   if (Number.isSafeInteger(n)) return n;
   let big = 1n;
   for (const d of e.shape) {
@@ -239,7 +263,7 @@ function validateLayout(
   fileSize: number,
 ): TensorInfo[] {
   // Ties (zero-size tensors) by name, so the order never depends on how the header was parsed.
-  const order = Array.from(entries, (_, i) => i).sort((i, j) => {
+  const compare = (i: number, j: number): number => {
     const a = entries[i] as Entry;
     const b = entries[j] as Entry;
     return (
@@ -247,12 +271,17 @@ function validateLayout(
       (spans[2 * i + 1] as number) - (spans[2 * j + 1] as number) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     );
-  });
-  const sorted: Entry[] = new Array<Entry>(order.length);
+  };
+  // Writers list tensors in data order, so the header is usually sorted already: no index array.
+  let inOrder = true;
+  for (let i = 1; i < entries.length && inOrder; i++) inOrder = compare(i - 1, i) < 0;
+  const order = inOrder ? undefined : Array.from(entries, (_, i) => i).sort(compare);
+  // A copy even in order: exactly its length, where `entries` grew by push and has slack.
+  const sorted: Entry[] = new Array<Entry>(entries.length);
   const dataStart = 8 + headerLength;
   let previousEnd = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k] as number;
+  for (let k = 0; k < entries.length; k++) {
+    const i = order ? (order[k] as number) : k;
     const e = entries[i] as Entry;
     const begin = spans[2 * i] as number;
     const end = spans[2 * i + 1] as number;
@@ -267,6 +296,13 @@ function validateLayout(
       throw fail('InvalidOffset', `invalid offset for tensor "${e.name}": ${why}`, e.name);
     }
     const elements = elementCount(e);
+    const bitCount = elements * DTYPE_BITS[e.dtype];
+    // Exact in a double below 2^53; past that (or past usize) the BigInt path decides.
+    if (Number.isSafeInteger(bitCount) && bitCount % 8 === 0 && end - begin === bitCount / 8) {
+      e.parameterCount = elements;
+      previousEnd = end;
+      continue;
+    }
     const bits = BigInt(elements) * BigInt(DTYPE_BITS[e.dtype]);
     if (bits > USIZE_MAX) {
       throw fail(

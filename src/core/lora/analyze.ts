@@ -294,7 +294,7 @@ function nonLoraEntries(plan: Plan, modulesToSave: readonly string[]): NonLoraEn
         out.push({ name: t.name, reason: `orphan: ${why}`, category: 'orphan', source: 'tensor' });
     }
   }
-  for (const t of plan.loose) add(t);
+  for (let i = 0; i < plan.loose.length; i++) add(plan.loose[i] as TensorInfo);
   // Keep file order for tensors. Loose tensors already are in file order; only orphans come first.
   if (plan.orphans.length) {
     const order = new Map(plan.info.tensors.map((t, i) => [t.name, i]));

@@ -27,7 +27,9 @@ const key = (module: string, adapter: string | undefined): string =>
 export function groupTensors(tensors: readonly TensorInfo[]): GroupedTensors {
   const byKey = new Map<string, RawModule>();
   const loose: TensorInfo[] = [];
-  for (const t of tensors) {
+  // Indexed: every tensor of a file, once per open, mostly unoptimised (for…of allocates per step).
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as TensorInfo;
     // Optimizer moments mirror adapter names (exp_avg of lora_A); they are never adapter tensors.
     const p = t.role === 'optimizer' ? undefined : tensorPart(t.name);
     if (!p) {

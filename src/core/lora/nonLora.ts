@@ -81,17 +81,25 @@ function digitTemplate(name: string): string | null {
  */
 export function cachedClassifier(ctx: NonLoraContext, limit = 65_536): (t: TensorInfo) => Verdict {
   if (ctx.modulesToSave.length) return (t) => classifyUncached(t, ctx);
-  const cache = new Map<string, Verdict>();
+  // One map of templates per (role, scalar or not): no key string is built per tensor.
+  const caches = new Map<string, Map<string, Verdict>>();
+  let size = 0;
   return (t) => {
     const template = digitTemplate(t.name);
     if (template === null) return classifyUncached(t, ctx);
+    const shape = t.shape;
     let n = 1;
-    for (const d of t.shape) n *= d;
-    const key = `${t.role ?? ''}|${n <= 1 ? 1 : 0}|${template}`;
-    let v = cache.get(key);
+    for (let i = 0; i < shape.length; i++) n *= shape[i] as number;
+    const group = n <= 1 ? (t.role ?? '') + '|1' : (t.role ?? '');
+    let cache = caches.get(group);
+    if (cache === undefined) caches.set(group, (cache = new Map()));
+    let v = cache.get(template);
     if (v === undefined) {
       v = classifyUncached(t, ctx);
-      if (cache.size < limit) cache.set(key, v);
+      if (size < limit) {
+        cache.set(template, v);
+        size++;
+      }
     }
     return v;
   };

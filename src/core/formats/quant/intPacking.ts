@@ -57,7 +57,8 @@ export function modulesWith(
 ): { module: string; tensor: TensorInfo }[] {
   const out: { module: string; tensor: TensorInfo }[] = [];
   if (!mayEndWith(tensors, suffix)) return out;
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as TensorInfo;
     if (t.name.endsWith(suffix) && t.name.length > suffix.length)
       out.push({ module: t.name.slice(0, -suffix.length), tensor: t });
   }

@@ -29,7 +29,9 @@ function build(tensors: readonly TensorInfo[]): NameIndex {
   // Neighbours mostly share their last segment and dtype: a match with the previous one is no slice.
   let prev = '\u0000';
   let prevDtype = '\u0000';
-  for (const t of tensors) {
+  // Indexed: one pass per open over every tensor, often unoptimised, where for…of allocates per step.
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as TensorInfo;
     const name = t.name;
     const at = name.length - prev.length;
     if (!(at >= 0 && name.endsWith(prev) && (at === 0 || name.charCodeAt(at - 1) === 0x2e))) {

@@ -3,7 +3,7 @@
  * weight, and what it saves against the same weights at 16 bits (the dtype a float release ships in).
  * Header-only: the figures come from the logical view's tensor infos.
  */
-import type { CheckpointInfo } from '../checkpoint.js';
+import type { CheckpointInfo, TensorInfo } from '../checkpoint.js';
 
 export interface QuantSchemeSummary {
   readonly scheme: string;
@@ -34,7 +34,10 @@ export interface QuantSummary {
 export function quantizationSummary(info: CheckpointInfo): QuantSummary | null {
   const by = new Map<string, QuantSchemeSummary>();
   let floatParameters = 0;
-  for (const t of info.tensors) {
+  const tensors = info.tensors;
+  // Indexed: every tensor, once per open, mostly unoptimised (for…of allocates per step).
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as TensorInfo;
     const q = t.quant;
     if (!q) {
       floatParameters += t.parameterCount;
