@@ -205,7 +205,8 @@ export async function frameHasSummary(frame: Frame): Promise<'summary' | 'error'
 /**
  * Arms a filter probe: records the page time of the next `input` event (capture phase on window:
  * input events are composed, so the one inside the vscode-textfield's shadow root arrives too),
- * then the first moment the list shows the new result, and the next animation frame.
+ * the last message from the host before the list shows the new result, that moment, and the next
+ * animation frame.
  * `done` is a JS expression (string) over `before` that is true once the redraw has happened.
  */
 export async function armFilterProbe(frame: Frame, doneExpr: string): Promise<void> {
@@ -222,6 +223,8 @@ export async function armFilterProbe(frame: Frame, doneExpr: string): Promise<vo
       clearInterval(iv);
     };
     window.addEventListener('input', () => { if (!F.input) F.input = now(); }, { capture: true, once: true });
+    // The last message from the host before the redraw: splits the time into asking and drawing.
+    window.addEventListener('message', () => { if (F.input && !F.done) F.reply = now(); }, { capture: true });
     const mo = new MutationObserver(finish);
     mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
     const iv = setInterval(finish, 4);
@@ -230,6 +233,7 @@ export async function armFilterProbe(frame: Frame, doneExpr: string): Promise<vo
 
 export interface FilterMarks {
   input?: number;
+  reply?: number;
   done?: number;
   doneRaf?: number;
 }

@@ -97,10 +97,19 @@ interface SizeResult {
   warm: OpenResult[];
 }
 
+interface FilterResult {
+  /** input → the frame after the redraw, per round. */
+  total: number[];
+  /** input → the host's last message before the redraw (debounce, host, IPC), per round. */
+  reply: number[];
+  shown: string;
+  note?: string;
+}
+
 interface SideResult {
   side: Side;
   sizes: Map<number, SizeResult>;
-  filter: Map<number, { total: number[]; shown: string; note?: string }>;
+  filter: Map<number, FilterResult>;
   expand?: FrameStats[];
   ten?: {
     before: number;
@@ -352,18 +361,20 @@ async function showTensors(side: Side, frame: Frame): Promise<void> {
   }
 }
 
-async function benchFilter(
-  side: Side,
-  s: Session,
-  n: number,
-): Promise<{ total: number[]; shown: string; note?: string }> {
+async function benchFilter(side: Side, s: Session, n: number): Promise<FilterResult> {
   await closeAll(s);
   const open = await openTimed(s, fixturePath(n));
   if (!open.frame || open.timedOut || open.error)
-    return { total: [], shown: '', note: open.timedOut ? 'open timed out' : 'open failed' };
+    return {
+      total: [],
+      reply: [],
+      shown: '',
+      note: open.timedOut ? 'open timed out' : 'open failed',
+    };
   const frame = open.frame;
   const f = side === 'ours' ? OURS_FILTER : WEIGHTLESS_FILTER;
   const total: number[] = [];
+  const reply: number[] = [];
   let shown = '';
   try {
     await showTensors(side, frame);
@@ -395,12 +406,13 @@ async function benchFilter(
         continue;
       }
       total.push(m.doneRaf - m.input);
+      reply.push(m.reply === undefined ? NaN : m.reply - m.input);
       shown = String((await frame.evaluate(f.shown)) ?? '');
     }
   } catch (err) {
-    return { total, shown, note: (err as Error).message.split('\n')[0] };
+    return { total, reply, shown, note: (err as Error).message.split('\n')[0] };
   }
-  return { total, shown };
+  return { total, reply, shown };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -504,7 +516,9 @@ async function runSide(side: Side, vsix?: string): Promise<SideResult> {
     // The floor has opens only (no list to filter).
     for (const n of SIZES.filter((n) => n >= 100_000 && side !== 'floor')) {
       const f = await benchFilter(side, s, n);
-      log(`${side} ${n}: filter ${f.total.map((t) => t.toFixed(0)).join(', ')} ${f.note ?? ''}`);
+      log(
+        `${side} ${n}: filter ${f.total.map((t) => t.toFixed(0)).join(', ')} (reply at ${f.reply.map((t) => t.toFixed(0)).join(', ')}) ${f.note ?? ''}`,
+      );
       res.filter.set(n, f);
     }
     if (side === 'ours' && SIZES.includes(100_000)) {
@@ -698,9 +712,16 @@ function report(
     const b = base?.filter.get(n);
     const t = median(o.total);
     const bt = b ? median(b.total) : undefined;
+    // Where the time went: until the host's reply (debounce, host work, IPC), then drawing.
+    const split = (f: FilterResult, t: number | undefined, d: number) => {
+      const r = median(f.reply);
+      return Number.isFinite(r) && t !== undefined
+        ? ` (reply ${fmt(r - d, 'ms')}${d ? ' after the debounce' : ''}, then ${fmt(t - r, 'ms')} to draw)`
+        : '';
+    };
     const cell = (f: typeof o | undefined, t: number | undefined, d: number) =>
       f
-        ? `${fmt(t, 'ms')}${d ? `; − ${d} ms debounce = ${fmt((t ?? NaN) - d, 'ms')}` : ''} [${f.shown || '?'}${f.note ? `; ${f.note}` : ''}]`
+        ? `${fmt(t, 'ms')}${d ? `; − ${d} ms debounce = ${fmt((t ?? NaN) - d, 'ms')}` : ''}${split(f, t, d)} [${f.shown || '?'}${f.note ? `; ${f.note}` : ''}]`
         : 'n/a';
     rows.push({
       goal: `filter "${FILTER_QUERY}" → redraw, ${label(n)} < ${goal} ms w/o debounce`,
