@@ -1,7 +1,8 @@
 // Click in the explorer → LoRA Lens summary painted, in code-server + Chromium (the e2e harness).
 // Cold: the first open of a session (includes activating the extension); warm: after
 // "View: Close All Editors". Prints medians and a per-phase breakdown from the webview's own
-// epoch marks on #app (data-t-*) and the browser's resource timing for dist/webview.js.
+// epoch marks on #app (data-t-*) and the browser's resource timing for dist/webview.js (none, so
+// NaN, when the page carries the bundle inline).
 //   node --import tsx scripts/e2e/first-paint.ts [sessions=2] [warm-per-session=5]
 import { sample, sleep, startSession, type Session } from '../../test/e2e/harness';
 import type { Frame } from 'playwright-core';

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { l10nBundleScript } from '../shared/l10nBundle.js';
+import { inlineText } from './inlineAssets.js';
 
 /**
- * The editor page: a strict CSP (nothing but our nonce'd script, our stylesheets and the codicon
- * font), and resources only from dist/. In a display language other than English the page also
+ * The editor page: a strict CSP (nothing but our nonce'd script and style, the codicon stylesheet
+ * and font), and resources only from dist/. The page's bundle and editor.css are inlined where that is
+ * safe (inlineAssets.ts): a linked one costs a trip through the webview's service worker. In a display language other than English the page also
  * carries the webview's message bundle as a JSON data block (see src/shared/l10nBundle.ts).
  */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -26,10 +28,15 @@ export function editorHtml(
   const csp = [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
-    `style-src ${webview.cspSource}`,
+    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
     `font-src ${webview.cspSource}`,
     `img-src ${webview.cspSource} data:`,
   ].join('; ');
+  // In the page itself where it is safe (see inlineAssets.ts), linked otherwise.
+  const inline = (name: string) =>
+    inlineText(vscode.Uri.joinPath(extensionUri, 'dist', name).fsPath);
+  const style = inline('editor.css');
+  const code = inline(script);
   const bundle = vscode.l10n.bundle;
   const lang = bundle ? escapeHtml(vscode.env.language) : 'en';
   return `<!DOCTYPE html>
@@ -39,13 +46,13 @@ export function editorHtml(
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${asset('codicons', 'codicon.css')}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${asset('editor.css')}">
+${style ? `<style nonce="${nonce}">${style}</style>` : `<link rel="stylesheet" href="${asset('editor.css')}">`}
 <title>${escapeHtml(title)}</title>
 </head>
 <body>
 <div id="app" data-testid="app" data-state="loading"><div class="loading">${escapeHtml(vscode.l10n.t('Reading {0}…', title))}</div></div>
 ${l10nBundleScript(bundle)}
-<script nonce="${nonce}" src="${asset(script)}"></script>
+${code ? `<script nonce="${nonce}">${code}</script>` : `<script nonce="${nonce}" src="${asset(script)}"></script>`}
 </body>
 </html>`;
 }
