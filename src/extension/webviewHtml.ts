@@ -5,9 +5,10 @@ import { inlineText } from './inlineAssets.js';
 
 /**
  * The editor page: a strict CSP (nothing but our nonce'd script and style, the codicon stylesheet
- * and font), and resources only from dist/. The page's bundle and editor.css are inlined where that is
- * safe (inlineAssets.ts): a linked one costs a trip through the webview's service worker. In a display language other than English the page also
- * carries the webview's message bundle as a JSON data block (see src/shared/l10nBundle.ts).
+ * and font), and resources only from dist/. The page's bundle and editor.css are inlined where that
+ * is safe (inlineAssets.ts): a linked one costs a trip through the webview's service worker. In a
+ * display language other than English the page also carries the webview's message bundle as a JSON
+ * data block (see src/shared/l10nBundle.ts).
  */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')] };

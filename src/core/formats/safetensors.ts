@@ -11,6 +11,7 @@ import { byteRangeOf } from './tensorRange.js';
 import { TensorIndex, tensorTotals } from './tensorTable.js';
 import { countTextKeys, findDuplicateKey } from './jsonKeys.js';
 import { scanHeader } from './safetensorsScan.js';
+import { sameShape } from './quant/partRead.js';
 
 /** MAX_HEADER_SIZE in the reference crate: 100,000,000 bytes. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -54,7 +55,7 @@ class Interner {
     const recent = this.recent;
     for (let r = 0; r < recent.length; r++) {
       const kept = recent[r] as readonly number[];
-      if (sameDims(kept, shape)) return kept;
+      if (sameShape(kept, shape)) return kept;
     }
     const key = shape.length === 1 ? String(shape[0]) : shape.join(',');
     let kept = this.shapes.get(key);
@@ -78,12 +79,6 @@ class Interner {
 }
 
 const RECENT_SHAPES = 8;
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** A JSON value must be a non-negative integer that JavaScript holds exactly. */
 function isIndex(v: unknown): v is number {
