@@ -39,12 +39,16 @@ export interface Run {
 const GNU_TIME = '/usr/bin/time';
 
 /** One child, timed from spawn to exit; CPU time and peak RSS from GNU time when it is there. */
-function runOnce(args: readonly string[]): Run {
+function runOnce(args: readonly string[], env?: NodeJS.ProcessEnv): Run {
   const useTime = existsSync(GNU_TIME);
   const cmd = useTime ? GNU_TIME : process.execPath;
   const argv = useTime ? ['-f', '%U %S %M', process.execPath, ...args] : [...args];
   const t = performance.now();
-  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(cmd, argv, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    ...(env ? { env } : {}),
+  });
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   const [user, sys, kib] = useTime
@@ -66,15 +70,16 @@ export function compare(
   base: readonly string[],
   rounds = ROUNDS,
   warmups = 2,
+  oursEnv?: NodeJS.ProcessEnv,
 ): { ours: Run; base: Run } {
   for (let i = 0; i < warmups; i++) {
-    runOnce(ours);
+    runOnce(ours, oursEnv);
     runOnce(base);
   }
   const o: Run[] = [];
   const b: Run[] = [];
   for (let i = 0; i < rounds; i++) {
-    o.push(runOnce(ours));
+    o.push(runOnce(ours, oursEnv));
     b.push(runOnce(base));
   }
   const sum = (rs: Run[]): Run => ({
@@ -98,6 +103,14 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
   const floorJs = join(dir, 'floor.cjs');
   writeFileSync(floorJs, FLOOR_JS);
   const floor = [floorJs, file];
+  // The CLI's code cache (src/cli/codeCache.ts) in a folder of the bench's own, made by the warm-up
+  // runs; "first run" is the same command with the cache off, as on a first run after installing.
+  const cached: NodeJS.ProcessEnv = {
+    ...process.env,
+    LORA_LENS_CACHE_DIR: join(dir, 'code-cache'),
+  };
+  delete cached.LORA_LENS_NO_CODE_CACHE;
+  const uncached = { ...process.env, LORA_LENS_NO_CODE_CACHE: '1' };
   const lines = [
     `lora-lens CLI (node dist/cli.js, child processes, median of ${ROUNDS}): inspect of ${tensors.toLocaleString('en-US')} tensors; baseline = node reading the header + JSON.parse`,
   ];
@@ -105,7 +118,7 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
     ['inspect (text)', [cli, 'inspect', file]],
     ['inspect --json', [cli, 'inspect', file, '--json']],
   ] as const) {
-    const r = compare(args, floor);
+    const r = compare(args, floor, ROUNDS, 2, cached);
     const ratio = r.ours.ms / r.base.ms;
     lines.push(
       row(
@@ -136,7 +149,17 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
       ) + ` (goal ≤ ${RSS_GOAL_MIB} MiB)`,
     );
   }
-  const help = compare([cli, '--help'], ['-e', '0']);
+  const first = compare([cli, 'inspect', file], floor, ROUNDS, 2, uncached);
+  lines.push(
+    row(
+      'inspect, first run',
+      `${first.ours.ms.toFixed(0)} ms`,
+      `${first.base.ms.toFixed(0)} ms`,
+      first.ours.ms / first.base.ms,
+      true,
+    ) + ' (no code cache yet: informational)',
+  );
+  const help = compare([cli, '--help'], ['-e', '0'], ROUNDS, 2, cached);
   lines.push(
     row(
       '--help (bundle load)',
