@@ -15,11 +15,12 @@ import type {
 } from '../src/shared/compareProtocol.js';
 import { formatInt } from '../src/shared/format.js';
 import { connect, type Rpc } from './rpc.js';
-import { h, icon } from './ui/dom.js';
+import { applyCodiconSheet, h, icon } from './ui/dom.js';
 import './l10n.js';
 
 const PAGE = 200;
 const app = document.getElementById('app') as HTMLElement;
+applyCodiconSheet();
 const rpc = connect();
 
 function sideCard(label: string, s: CompareSideDto): HTMLElement {

@@ -16,7 +16,7 @@ import type {
   UiOptionsDto,
 } from '../src/shared/protocol.js';
 import { connect, loadViewState, saveViewState, type Rpc } from './rpc.js';
-import { h, icon } from './ui/dom.js';
+import { applyCodiconSheet, h, icon } from './ui/dom.js';
 import { loraBadgeText } from './ui/adapterPanel.js';
 import { MappingView } from './ui/mappingView.js';
 import { renderOverview } from './ui/overview.js';
@@ -30,6 +30,7 @@ const mark = (name: string) =>
   (app.dataset[`t${name}`] = String(performance.timeOrigin + performance.now()));
 app.dataset.tOrigin = String(performance.timeOrigin);
 mark('Script');
+applyCodiconSheet();
 const rpc = connect();
 let list: TensorList | undefined;
 let mapping: MappingView | undefined;

@@ -6,7 +6,9 @@ import { inlineText } from './inlineAssets.js';
 /**
  * The editor page: a strict CSP (nothing but our nonce'd script and style, the codicon stylesheet
  * and font), and resources only from dist/. The page's bundle and editor.css are inlined where that
- * is safe (inlineAssets.ts): a linked one costs a trip through the webview's service worker. In a
+ * is safe (inlineAssets.ts): a linked one costs a trip through the webview's service worker. The
+ * codicon stylesheet stays linked (vscode-icon needs its href) but as media="print", which does not
+ * hold back the script; the script applies it (applyCodiconSheet in webview/ui/dom.ts). In a
  * display language other than English the page also carries the webview's message bundle as a JSON
  * data block (see src/shared/l10nBundle.ts).
  */
@@ -46,7 +48,7 @@ export function editorHtml(
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('codicons', 'codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('codicons', 'codicon.css')}" id="vscode-codicon-stylesheet" media="print">
 ${style ? `<style nonce="${nonce}">${style}</style>` : `<link rel="stylesheet" href="${asset('editor.css')}">`}
 <title>${escapeHtml(title)}</title>
 </head>

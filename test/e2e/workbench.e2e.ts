@@ -106,6 +106,21 @@ describe('LoRA Lens in VS Code (code-server)', () => {
     assert.equal(await dataValue(app, 'summary-file-size'), model.fileSize);
     assert.match(await text(app, 'summary-dtypes'), /F32/i);
     assert.notEqual(await text(app, 'format-badge'), '');
+    // The codicon sheet comes in as media="print" (so it does not hold back the script), and the
+    // script applies it: icons are drawn in the codicon font.
+    const icons = await waitFor(
+      'the codicon stylesheet to apply',
+      async () => {
+        const r = await app.evaluate(() => {
+          const link = document.getElementById('vscode-codicon-stylesheet') as HTMLLinkElement;
+          const el = document.querySelector('.codicon');
+          return { media: link.media, font: el ? getComputedStyle(el).fontFamily : '' };
+        });
+        return r.font.includes('codicon') ? r : undefined;
+      },
+      TIMEOUT.ui,
+    );
+    assert.equal(icons.media, 'all');
     await s.screenshot('model-overview');
   });
 

@@ -28,6 +28,17 @@ export function append(el: Element, children: Child[]): void {
   }
 }
 
+/**
+ * The page links the codicon stylesheet as media="print" (src/extension/webviewHtml.ts): a stylesheet
+ * that applies holds back every script after it until it has arrived, and this one comes through
+ * the webview's service worker. The page's script calls this first; from then on the sheet applies
+ * (and vscode-icon, which copies its href into each icon, finds it by its id as before).
+ */
+export function applyCodiconSheet(): void {
+  const link = document.getElementById('vscode-codicon-stylesheet');
+  if (link instanceof HTMLLinkElement) link.media = 'all';
+}
+
 export function icon(name: string, extra = ''): HTMLElement {
   return h('span', { className: `codicon codicon-${name} ${extra}`.trim(), 'aria-hidden': 'true' });
 }
