@@ -103,7 +103,7 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
   const floorJs = join(dir, 'floor.cjs');
   writeFileSync(floorJs, FLOOR_JS);
   const floor = [floorJs, file];
-  // The CLI's code cache (src/cli/codeCache.ts) in a folder of the bench's own, made by the warm-up
+  // The CLI's code cache (src/boot/codeCache.ts) in a folder of the bench's own, made by the warm-up
   // runs; "first run" is the same command with the cache off, as on a first run after installing.
   const cached: NodeJS.ProcessEnv = {
     ...process.env,

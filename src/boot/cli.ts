@@ -1,6 +1,7 @@
 /**
- * The `lora-lens` executable (dist/cli.js): runs the CLI bundle (dist/cliMain.js, from index.ts)
- * through a V8 code cache. Kept apart and tiny, so that only this file is compiled on every run.
+ * The `lora-lens` executable (dist/cli.js): runs the CLI bundle (dist/cliMain.js, from
+ * src/cli/index.ts) through a V8 code cache. Kept apart and tiny, so that only this file is compiled
+ * on every run.
  */
 import { join } from 'node:path';
 import { commandTag, defaultCacheDir, runWithCodeCache } from './codeCache.js';

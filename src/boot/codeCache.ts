@@ -142,7 +142,9 @@ export function runWithCodeCache(
   const script = new vm.Script(Module.wrap(source), {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    // `import()` as in any module (Node ≥ 20.12; older ones have no such constant and no `import()` here).
+    importModuleDynamically: (vm.constants as typeof vm.constants | undefined)
+      ?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
   let due = cacheFile !== null && !accepted;

@@ -19,7 +19,7 @@ import {
   commandTag,
   defaultCacheDir,
   runWithCodeCache,
-} from '../../src/cli/codeCache.js';
+} from '../../src/boot/codeCache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lora-lens-code-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -143,21 +143,57 @@ describe('defaultCacheDir and commandTag', () => {
   });
 });
 
-describe('the lora-lens executable (src/cli/bin.ts, bundled as the build bundles it)', () => {
+/** Bundles src/boot/<name>.ts as esbuild.js does. */
+async function bundleBoot(name: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [`src/boot/${name}.ts`],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'silent',
+    define: { LORA_LENS_VERSION: '"9.9.9"' },
+  });
+}
+
+describe("the extension's main (src/boot/extension.ts, bundled as the build bundles it)", () => {
+  it('hands over the exports of extensionMain.js beside it, and writes its cache at exit', async () => {
+    const dir = join(root, 'ext');
+    mkdirSync(dir);
+    await bundleBoot('extension', join(dir, 'extension.js'));
+    writeFileSync(
+      join(dir, 'extensionMain.js'),
+      'exports.activate = () => "activated in " + require("node:path").basename(__dirname);\n',
+    );
+    const cache = join(dir, 'cache');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.stdout.write(require(${JSON.stringify(join(dir, 'extension.js'))}).activate())`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LORA_LENS_CACHE_DIR: cache, LORA_LENS_NO_CODE_CACHE: '' },
+      },
+    );
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, 'activated in ext');
+    assert.equal(r.status, 0, 'the save timer does not keep the process alive');
+    assert.deepEqual(
+      readdirSync(cache).map((f) => f.replace(/^.*-/, '')),
+      ['extension.v8cache'],
+    );
+  });
+});
+
+describe('the lora-lens executable (src/boot/cli.ts, bundled as the build bundles it)', () => {
   const dir = join(root, 'bin');
   const cache = join(dir, 'cache');
   before(async () => {
     mkdirSync(dir);
-    await build({
-      entryPoints: ['src/cli/bin.ts'],
-      outfile: join(dir, 'cli.js'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      logLevel: 'silent',
-      define: { LORA_LENS_VERSION: '"9.9.9"' },
-    });
+    await bundleBoot('cli', join(dir, 'cli.js'));
     writeFileSync(
       join(dir, 'cliMain.js'),
       'process.stdout.write(JSON.stringify(process.argv.slice(2))); process.exitCode = 3;\n',
