@@ -842,7 +842,7 @@ function productionVsix(): string {
   let jsBytes = NaN;
   try {
     node(['esbuild.js', '--production']);
-    jsBytes = statSync(path.join(ROOT, 'dist', 'extension.js')).size;
+    jsBytes = statSync(path.join(ROOT, 'dist', 'extensionMain.js')).size;
     node([
       path.join('scripts', 'package', 'package.mjs'),
       '--no-build',
@@ -855,7 +855,7 @@ function productionVsix(): string {
     node(['esbuild.js']);
   }
   process.env['E2E_VSIX'] = out;
-  const what = `production VSIX (minified; dist/extension.js ${(jsBytes / 1e6).toFixed(2)} MB, VSIX ${(statSync(out).size / 1e6).toFixed(1)} MB)`;
+  const what = `production VSIX (minified; dist/extensionMain.js ${(jsBytes / 1e6).toFixed(2)} MB, VSIX ${(statSync(out).size / 1e6).toFixed(1)} MB)`;
   log(`${what} in ${((Date.now() - t0) / 1000).toFixed(0)} s; dist/ rebuilt for development`);
   return what;
 }
