@@ -93,6 +93,16 @@ export function compare(
 const row = (label: string, ours: string, base: string, ratio: number, met: boolean): string =>
   `  ${label.padEnd(22)} ours ${ours.padStart(9)}  baseline ${base.padStart(9)}  ratio ${ratio.toFixed(2)}×  ${met ? 'met' : 'NOT met'}`;
 
+/** A wall-time row: both medians in ms and their ratio. */
+const msRow = (label: string, r: { ours: Run; base: Run }, met: boolean): string =>
+  row(
+    label,
+    `${r.ours.ms.toFixed(0)} ms`,
+    `${r.base.ms.toFixed(0)} ms`,
+    r.ours.ms / r.base.ms,
+    met,
+  );
+
 /** Runs the CLI bench on `file` (a safetensors file); returns the lines to print. */
 export function benchCli(dir: string, file: string, tensors: number): string[] {
   // Build first, so the figures are those of the sources as they are now.
@@ -119,16 +129,7 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
     ['inspect --json', [cli, 'inspect', file, '--json']],
   ] as const) {
     const r = compare(args, floor, ROUNDS, 2, cached);
-    const ratio = r.ours.ms / r.base.ms;
-    lines.push(
-      row(
-        label,
-        `${r.ours.ms.toFixed(0)} ms`,
-        `${r.base.ms.toFixed(0)} ms`,
-        ratio,
-        ratio <= RATIO_GOAL,
-      ),
-    );
+    lines.push(msRow(label, r, r.ours.ms / r.base.ms <= RATIO_GOAL));
     const cpu = r.ours.cpuMs / r.base.cpuMs;
     lines.push(
       row(
@@ -150,24 +151,11 @@ export function benchCli(dir: string, file: string, tensors: number): string[] {
     );
   }
   const first = compare([cli, 'inspect', file], floor, ROUNDS, 2, uncached);
-  lines.push(
-    row(
-      'inspect, first run',
-      `${first.ours.ms.toFixed(0)} ms`,
-      `${first.base.ms.toFixed(0)} ms`,
-      first.ours.ms / first.base.ms,
-      true,
-    ) + ' (no code cache yet: informational)',
-  );
+  lines.push(msRow('inspect, first run', first, true) + ' (no code cache yet: informational)');
   const help = compare([cli, '--help'], ['-e', '0'], ROUNDS, 2, cached);
   lines.push(
-    row(
-      '--help (bundle load)',
-      `${help.ours.ms.toFixed(0)} ms`,
-      `${help.base.ms.toFixed(0)} ms`,
-      help.ours.ms / help.base.ms,
-      true,
-    ) + ` (+${(help.ours.ms - help.base.ms).toFixed(0)} ms over node -e 0; informational)`,
+    msRow('--help (bundle load)', help, true) +
+      ` (+${(help.ours.ms - help.base.ms).toFixed(0)} ms over node -e 0; informational)`,
   );
   return lines;
 }

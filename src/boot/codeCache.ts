@@ -1,8 +1,10 @@
 /**
- * Runs the CLI's main bundle through a V8 code cache, so a run after the first skips compiling it.
+ * Runs a bundle (the CLI's, the extension's) through a V8 code cache, so a run after the first
+ * skips compiling it.
  *
  * Why: `lora-lens inspect` is a short process, and most of its own time is V8 compiling the ~1 MB
- * bundle and then, lazily, each function it calls. A cache made at the end of a run (after those
+ * bundle and then, lazily, each function it calls; the extension compiles its bundle on the first
+ * open of a window. A cache made at the end of a run (after those
  * functions ran) holds their bytecode too, so the next run of the same command compiles almost nothing.
  * Node 22 has `module.enableCompileCache()`; Node 20, which this project supports, does not.
  *
